@@ -1,0 +1,22 @@
+import { Command } from "commander";
+import { createRequire } from "node:module";
+import { setVerbosity } from "../util/log.js";
+
+/**
+ * Every verb lives in `commands/<verb>.ts` and exports `register(program)`. Verb modules only declare
+ * options; the code behind them is imported inside the action so start-up stays cheap.
+ * Add one line per verb module to `registrations`.
+ */
+const registrations: Array<(program: Command) => void> = [];
+
+export function buildProgram(): Command {
+  const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+  const program = new Command("pcocc")
+    .description("Private cloud on a compute cluster: virtual clusters of VMs inside SLURM jobs")
+    .version(version)
+    .option("-v, --verbose", "more output; repeat for debug (-vv)", (_v, prev: number) => prev + 1, 0)
+    .exitOverride()
+    .hook("preAction", (cmd) => setVerbosity(cmd.optsWithGlobals<{ verbose: number }>().verbose));
+  for (const register of registrations) register(program);
+  return program;
+}
