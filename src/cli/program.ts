@@ -1,13 +1,16 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
 import { setVerbosity } from "../util/log.js";
+import { register as registerConfig } from "./commands/config.js";
+import { register as registerTemplate } from "./commands/template.js";
+import { register as registerImage } from "./commands/image.js";
 
 /**
  * Every verb lives in `commands/<verb>.ts` and exports `register(program)`. Verb modules only declare
  * options; the code behind them is imported inside the action so start-up stays cheap.
  * Add one line per verb module to `registrations`.
  */
-const registrations: Array<(program: Command) => void> = [];
+const registrations: Array<(program: Command) => void> = [registerTemplate, registerConfig, registerImage];
 
 export function buildProgram(): Command {
   const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;

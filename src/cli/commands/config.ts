@@ -1,0 +1,13 @@
+import type { Command } from "commander";
+
+export function register(program: Command): void {
+  const config = program.command("config").description("inspect the pcocc configuration");
+  config
+    .command("check")
+    .description("validate every configuration file and print each problem (exit 0 only if all is valid)")
+    .option("--system", "check the system files only, as root does for node setup")
+    .action(async (opts: { system?: boolean }) => {
+      const { configCheck } = await import("../config-check.js");
+      process.exitCode = await configCheck({ user: !opts.system });
+    });
+}

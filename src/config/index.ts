@@ -1,0 +1,17 @@
+/** Configuration: pcocc's YAML files loaded, validated (every problem located) and resolved. */
+export { loadConfig, defaultSystemDir, defaultUserDir, type LoadOptions } from "./load.js";
+export { expandPath, type PathContext } from "./paths.js";
+export {
+  resolveTemplate,
+  addImageTemplates,
+  defaultResourceSet,
+  DEFAULT_KERNEL_ARGS,
+  HERITABLE_KEYS,
+  type HeritableKey,
+  type MountPoint,
+  type PersistentDrive,
+  type ResolvedSettings,
+  type ResolvedTemplate,
+} from "./templates.js";
+export { parseCidr, parseIPv4, type Cidr } from "./netaddr.js";
+export type * from "./types.js";

@@ -1,0 +1,42 @@
+import type {
+  BatchConfig,
+  NetworkConfig,
+  ResourceSet,
+  TemplateSettingKey,
+  TemplateSettings,
+} from "./schemas.js";
+
+export type { BatchConfig, NetworkConfig, ResourceSet, TemplateSettingKey, TemplateSettings };
+export type { EthernetNetworkConfig, NetworkType, ReverseNat } from "./schemas.js";
+
+/** `image` templates are the implicit ones made for repository images that have no template of their own. */
+export type TemplateScope = "system" | "user" | "image";
+
+export interface TemplateEntry {
+  name: string;
+  scope: TemplateScope;
+  /** File the template was defined in (for `image` templates: the repository name). */
+  file: string;
+  settings: TemplateSettings;
+}
+
+export interface RepoConfig {
+  name: string;
+  /** As written: expand with `expandPath` once the user is known. */
+  path: string;
+  scope: "system" | "user";
+  file: string;
+}
+
+export interface PcoccConfig {
+  systemDir: string;
+  userDir: string;
+  batch: BatchConfig;
+  networks: Record<string, NetworkConfig>;
+  resourceSets: Record<string, ResourceSet>;
+  templates: Record<string, TemplateEntry>;
+  /** User repositories first: they take precedence over system ones. */
+  repos: RepoConfig[];
+  /** The container-image cache (`cache:` in either repos.yaml), if configured. */
+  cache?: { path: string; file: string };
+}
