@@ -1,0 +1,118 @@
+import type { Command } from "commander";
+
+async function context() {
+  const [{ loadConfig }, image] = await Promise.all([
+    import("../../config/index.js"),
+    import("../../image/index.js"),
+  ]);
+  return { config: await loadConfig(), image };
+}
+
+const out = (text: string): boolean => process.stdout.write(text);
+const json = (value: unknown): boolean => out(`${JSON.stringify(value, null, 2)}\n`);
+
+export function register(program: Command): void {
+  const image = program.command("image").description("manage VM images in repositories");
+  image
+    .command("list")
+    .description("list images (latest revision of each), optionally those whose name matches REGEX")
+    .argument("[regex]", "regular expression searched in image names")
+    .option("-R, --repo <repo>", "only this repository")
+    .option("--json", "print JSON instead of tables")
+    .action(async (pattern: string | undefined, opts: { repo?: string; json?: boolean }) => {
+      const { config, image } = await context();
+      const repos = await image.listImages(config, { pattern, repo: opts.repo });
+      if (opts.json) json(repos);
+      else out(image.formatImageList(repos));
+    });
+  image
+    .command("show")
+    .description("show an image and its revisions")
+    .argument("<image>", "[REPO:]NAME[@REV]")
+    .option("--json", "print JSON instead of a table")
+    .action(async (uri: string, opts: { json?: boolean }) => {
+      const { config, image } = await context();
+      const info = await image.showImage(config, uri);
+      if (opts.json) json(info);
+      else out(image.formatImageShow(info));
+    });
+  image
+    .command("import")
+    .description("import a disk image file (raw, qcow2 or any format qemu-img reads) as a new image")
+    .argument("<src>", "image file")
+    .argument("<dst>", "[REPO:]NAME")
+    .option("-t, --fmt <fmt>", "source format (default: detected)")
+    .action(async (src: string, dst: string, opts: { fmt?: string }) => {
+      const { config, image } = await context();
+      out(`Importing image ...\n`);
+      const r = await image.importImage(config, src, dst, { format: opts.fmt });
+      if (r.alsoIn.length > 0) {
+        process.stderr.write(
+          `Warning: an image with the same name also exists in repo ${r.alsoIn.join(", ")}\n`,
+        );
+      }
+      out(`Image imported as ${r.uri} (from ${r.format})\n`);
+    });
+  image
+    .command("export")
+    .description("export an image (all layers flattened) to a file")
+    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<dst>", "destination file (must not exist)")
+    .option("-t, --fmt <fmt>", "output format", "raw")
+    .action(async (src: string, dst: string, opts: { fmt: string }) => {
+      const { config, image } = await context();
+      out(`Exporting image ...\n`);
+      const r = await image.exportImage(config, src, dst, { format: opts.fmt });
+      out(`Image ${r.repo}:${r.name}@${r.revision} exported to ${dst} (${opts.fmt})\n`);
+    });
+  image
+    .command("copy")
+    .description("copy an image (one revision, layers shared when possible) to a new name or repository")
+    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<dst>", "[REPO:]NAME")
+    .action(async (src: string, dst: string) => {
+      const { config, image } = await context();
+      out(`Copying image ...\n`);
+      out(`Image successfully copied to ${await image.copyImage(config, src, dst)}\n`);
+    });
+  image
+    .command("delete")
+    .description("delete one revision (NAME@REV) or every revision of an image; space is freed by `repo gc`")
+    .argument("<image>", "[REPO:]NAME[@REV]")
+    .action(async (uri: string) => {
+      const { config, image } = await context();
+      const r = await image.deleteImage(config, uri);
+      const name = image.parseImageUri(uri).name;
+      out(
+        `Deleted ${name} revision${r.revisions.length > 1 ? "s" : ""} ${r.revisions.join(", ")} from repo ${r.repo}\n`,
+      );
+    });
+  image
+    .command("resize")
+    .description("add a revision with a larger virtual disk size")
+    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<size>", "new size, e.g. 20G")
+    .action(async (uri: string, size: string) => {
+      const { config, image } = await context();
+      out(`Image resized: new revision ${(await image.resizeImage(config, uri, size)).uri}\n`);
+    });
+  const repo = image.command("repo").description("manage image repositories");
+  repo
+    .command("list")
+    .description("list configured repositories")
+    .option("--json", "print JSON instead of a table")
+    .action(async (opts: { json?: boolean }) => {
+      const { config, image } = await context();
+      const repos = await image.repoList(config);
+      if (opts.json) json(repos);
+      else out(image.formatRepoList(repos));
+    });
+  repo
+    .command("gc")
+    .description("delete layers no image references and leftovers of interrupted imports or saves")
+    .argument("<repo>", "repository name")
+    .action(async (name: string) => {
+      const { config, image } = await context();
+      out(image.formatGc(await image.repoGc(config, name)));
+    });
+}

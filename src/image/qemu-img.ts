@@ -1,0 +1,29 @@
+import { execFile } from "node:child_process";
+import { PcoccError } from "../util/errors.js";
+
+/** qemu-img does the real work on image contents; each call here moves or checks data, never a tiny step. */
+export function qemuImg(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("qemu-img", args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "ENOENT") {
+        return reject(new PcoccError("qemu-img not found: install qemu-utils", { cause: err }));
+      }
+      const detail = (stderr || e.message).trim().replace(/^qemu-img: /gm, "");
+      reject(new PcoccError(`qemu-img ${args[0]} failed: ${detail}`, { cause: err }));
+    });
+  });
+}
+
+export interface QemuImgInfo {
+  format: string;
+  "virtual-size": number;
+  "backing-filename"?: string;
+}
+
+export async function imageInfo(path: string, format?: string): Promise<QemuImgInfo> {
+  const args = ["info", "--output=json"];
+  if (format) args.push("-f", format);
+  return JSON.parse(await qemuImg([...args, path])) as QemuImgInfo;
+}

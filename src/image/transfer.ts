@@ -1,0 +1,135 @@
+import { constants } from "node:fs";
+import { copyFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { PcoccError } from "../util/errors.js";
+import { imageInfo, qemuImg } from "./qemu-img.js";
+import type { Repository, Staging } from "./repository.js";
+import {
+  type ReposConfig,
+  type ResolvedImage,
+  asUri,
+  checkOverwrite,
+  newMeta,
+  requireVmImage,
+  resolveImage,
+  targetRepository,
+} from "./resolve.js";
+import { type ImageUri, formatImageUri } from "./uri.js";
+
+const FORMAT = /^[a-z0-9_-]+$/;
+
+export interface ImportResult {
+  uri: string;
+  format: string;
+  /** Other repositories that already hold an image of that name (they now shadow or are shadowed by it). */
+  alsoIn: string[];
+}
+
+function checkFormat(fmt: string | undefined): string | undefined {
+  if (fmt !== undefined && !FORMAT.test(fmt)) throw new PcoccError(`Invalid image format '${fmt}'`);
+  return fmt;
+}
+
+function noRevision(uri: ImageUri, what: string): void {
+  if (uri.revision !== undefined) {
+    throw new PcoccError(
+      `${what} ${formatImageUri(uri)} must not name a revision (new images start at revision 0)`,
+    );
+  }
+}
+
+/** Any format qemu-img reads; `-t` must agree with what qemu-img detects. */
+export async function importImage(
+  config: ReposConfig,
+  src: string,
+  dst: string | ImageUri,
+  opts: { format?: string } = {},
+): Promise<ImportResult> {
+  const uri = asUri(dst);
+  noRevision(uri, "Import destination");
+  const wanted = checkFormat(opts.format);
+  let st;
+  try {
+    st = await stat(src);
+  } catch {
+    throw new PcoccError(`Source image ${src} does not exist`);
+  }
+  if (st.isDirectory())
+    throw new PcoccError(`Source image ${src} is a directory (container images are not supported)`);
+  const repo = targetRepository(config, uri);
+  const alsoIn = await checkOverwrite(config, repo, uri.name);
+  const detected = (await imageInfo(src)).format;
+  if (wanted !== undefined && wanted !== detected) {
+    throw new PcoccError(`Mismatch between specified format ${wanted} and detected image type ${detected}`);
+  }
+  const staging = await repo.createStaging();
+  try {
+    const layer = staging.file("layer");
+    await qemuImg(["convert", "-f", detected, "-O", "qcow2", src, layer]);
+    const hash = await repo.commitBlob(layer);
+    await repo.writeMeta(newMeta(uri.name, 0, [hash]), staging);
+  } finally {
+    await staging.release();
+  }
+  return { uri: formatImageUri({ repo: repo.name, name: uri.name, revision: 0 }), format: detected, alsoIn };
+}
+
+/** Flattens the layer chain into one file; written next to the destination and renamed, so never half there. */
+export async function exportImage(
+  config: ReposConfig,
+  src: string | ImageUri,
+  dst: string,
+  opts: { format?: string } = {},
+): Promise<ResolvedImage> {
+  const format = checkFormat(opts.format) ?? "raw";
+  const image = await resolveImage(config, src);
+  requireVmImage(image);
+  const existing = await stat(dst).catch(() => undefined);
+  if (existing?.isFile() || existing?.isDirectory())
+    throw new PcoccError(`Destination ${dst} already exists`);
+  if (existing) {
+    await qemuImg(["convert", "-f", "qcow2", "-O", format, "-n", image.topPath, dst]);
+    return image;
+  }
+  const tmp = join(dirname(dst), `.${basename(dst)}.pcocc-export-${process.pid}`);
+  try {
+    await qemuImg(["convert", "-f", "qcow2", "-O", format, image.topPath, tmp]);
+    await rename(tmp, dst);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  return image;
+}
+
+/** Brings every blob of a chain into `repo` (no-op for blobs already there, e.g. same repository). */
+export async function ensureBlobs(repo: Repository, staging: Staging, image: ResolvedImage): Promise<void> {
+  for (const [i, hash] of image.meta.data_blobs.entries()) {
+    if (await stat(repo.blobPath(hash)).catch(() => undefined)) continue;
+    const tmp = staging.file(`copy-${hash}`);
+    await copyFile(image.layers[i]!, tmp, constants.COPYFILE_FICLONE);
+    const stored = await repo.commitBlob(tmp);
+    if (stored !== hash)
+      throw new PcoccError(`Layer ${image.layers[i]} does not match its hash (corrupt repository?)`);
+  }
+}
+
+export async function copyImage(
+  config: ReposConfig,
+  src: string | ImageUri,
+  dst: string | ImageUri,
+): Promise<string> {
+  const image = await resolveImage(config, src);
+  const uri = asUri(dst);
+  noRevision(uri, "Copy destination");
+  const repo = targetRepository(config, uri);
+  await checkOverwrite(config, repo, uri.name);
+  const staging = await repo.createStaging();
+  try {
+    await ensureBlobs(repo, staging, image);
+    await repo.writeMeta(newMeta(uri.name, 0, image.meta.data_blobs, image.meta), staging);
+  } finally {
+    await staging.release();
+  }
+  return formatImageUri({ repo: repo.name, name: uri.name, revision: 0 });
+}
