@@ -4,13 +4,31 @@ import { setVerbosity } from "../util/log.js";
 import { register as registerConfig } from "./commands/config.js";
 import { register as registerTemplate } from "./commands/template.js";
 import { register as registerImage } from "./commands/image.js";
+import { register as registerAlloc } from "./commands/alloc.js";
+import { register as registerBatch } from "./commands/batch.js";
+import { register as registerPs } from "./commands/ps.js";
+import { register as registerSsh } from "./commands/ssh.js";
+import { register as registerScp } from "./commands/scp.js";
+import { register as registerNc } from "./commands/nc.js";
+import { register as registerInternalLauncher } from "./commands/internal-launcher.js";
 
 /**
  * Every verb lives in `commands/<verb>.ts` and exports `register(program)`. Verb modules only declare
  * options; the code behind them is imported inside the action so start-up stays cheap.
  * Add one line per verb module to `registrations`.
  */
-const registrations: Array<(program: Command) => void> = [registerTemplate, registerConfig, registerImage];
+const registrations: Array<(program: Command) => void> = [
+  registerTemplate,
+  registerConfig,
+  registerImage,
+  registerAlloc,
+  registerBatch,
+  registerPs,
+  registerSsh,
+  registerScp,
+  registerNc,
+  registerInternalLauncher,
+];
 
 export function buildProgram(): Command {
   const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;

@@ -125,3 +125,38 @@ export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
     images: Array.isArray(o.image) ? o.image : [],
   };
 }
+
+export interface MountRequest {
+  tag: string;
+  path: string;
+  readonly?: boolean;
+  type?: "virtio-9p" | "virtio-fs";
+}
+
+const BOOL: Record<string, boolean> = {
+  true: true,
+  "1": true,
+  yes: true,
+  false: false,
+  "0": false,
+  no: false,
+};
+
+/** `--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]` (pcocc's syntax and messages). */
+export function parseMountSpec(spec: string): MountRequest {
+  const [head, ...opts] = spec.split(",");
+  const eq = head!.indexOf("=");
+  if (eq < 0) throw new PcoccError(`invalid --mount '${spec}': expected 'tag=path[,opt=val,...]'`);
+  const tag = head!.slice(0, eq);
+  const path = head!.slice(eq + 1);
+  if (!/^[A-Za-z0-9_-]+$/.test(tag)) throw new PcoccError(`invalid --mount '${spec}': bad tag '${tag}'`);
+  if (path === "") throw new PcoccError(`invalid --mount '${spec}': empty path`);
+  const m: MountRequest = { tag, path };
+  for (const opt of opts) {
+    const [k, v = ""] = opt.split("=", 2);
+    if (k === "type" && (v === "virtio-9p" || v === "virtio-fs")) m.type = v;
+    else if (k === "readonly" && v in BOOL) m.readonly = BOOL[v];
+    else throw new PcoccError(`invalid --mount '${spec}': unknown --mount option '${opt}'`);
+  }
+  return m;
+}

@@ -3,6 +3,7 @@ import {
   ALLOC_OPTIONS,
   BATCH_OPTIONS,
   launchOptions,
+  parseMountSpec,
   splitBatchArgs,
 } from "../../../src/slurm/batch-args.js";
 
@@ -36,5 +37,24 @@ describe("splitBatchArgs", () => {
   });
   it("refuses checkpoint restart clearly", () => {
     expect(() => launchOptions(splitBatchArgs(["-r", "dir", "t"], ALLOC_OPTIONS))).toThrow(/checkpoint/);
+  });
+});
+
+describe("parseMountSpec", () => {
+  it("parses tag, path and options", () => {
+    expect(parseMountSpec("data=/scratch/x,type=virtio-fs,readonly=yes")).toEqual({
+      tag: "data",
+      path: "/scratch/x",
+      type: "virtio-fs",
+      readonly: true,
+    });
+    expect(parseMountSpec("h=/home")).toEqual({ tag: "h", path: "/home" });
+  });
+  it("rejects what pcocc rejects", () => {
+    expect(() => parseMountSpec("/home")).toThrow(/expected 'tag=path/);
+    expect(() => parseMountSpec("a b=/x")).toThrow(/bad tag/);
+    expect(() => parseMountSpec("t=")).toThrow(/empty path/);
+    expect(() => parseMountSpec("t=/x,cache=none")).toThrow(/unknown --mount option 'cache=none'/);
+    expect(() => parseMountSpec("t=/x,readonly=maybe")).toThrow(/unknown --mount option/);
   });
 });

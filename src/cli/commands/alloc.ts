@@ -1,0 +1,22 @@
+import type { Command } from "commander";
+
+export function register(program: Command): void {
+  program
+    .command("alloc")
+    .description("Instantiate or restore a virtual cluster (interactive mode)")
+    .usage("[-E SCRIPT] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [SALLOC OPTIONS] CLUSTER_DEFINITION")
+    .argument("[args...]", "pcocc options, salloc options, then the cluster definition (e.g. mytpl:4)")
+    .allowUnknownOption()
+    .addHelpText(
+      "after",
+      `
+pcocc options (anything else goes to salloc; -c is the number of vCPUs per VM):
+  -E, --alloc-script SCRIPT   run SCRIPT on the first host instead of an interactive shell
+  --user-data FILE            cloud-init user-data for every VM, instead of the template's
+  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)`,
+    )
+    .action(async (args: string[]) => {
+      const { alloc } = await import("../../slurm/index.js");
+      process.exitCode = await alloc(args);
+    });
+}

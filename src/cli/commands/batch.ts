@@ -1,0 +1,24 @@
+import type { Command } from "commander";
+
+export function register(program: Command): void {
+  program
+    .command("batch")
+    .description("Instantiate or restore a virtual cluster (batch mode)")
+    .usage("[-E HOST_SCRIPT] [--user-data FILE] [--mount SPEC] [SBATCH OPTIONS] CLUSTER_DEFINITION")
+    .argument("[args...]", "pcocc options, sbatch options, then the cluster definition (e.g. mytpl:4)")
+    .allowUnknownOption()
+    .addHelpText(
+      "after",
+      `
+pcocc options (anything else goes to sbatch; the job is named pcocc unless -J is given):
+  -E, --host-script FILE      run FILE on the first host once the cluster is up; the job ends with it
+  -b, --batch-script FILE     run FILE in vm0 (needs the guest agent: not available in this version)
+  --user-data FILE            cloud-init user-data for every VM, instead of the template's
+  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
+Output goes to pcocc_<jobid>.out / pcocc_<jobid>.err.`,
+    )
+    .action(async (args: string[]) => {
+      const { batch } = await import("../../slurm/index.js");
+      process.exitCode = await batch(args);
+    });
+}

@@ -1,0 +1,105 @@
+import { spawn } from "node:child_process";
+import { access } from "node:fs/promises";
+import { parseClusterDefinition } from "../cluster/index.js";
+import { loadConfig, type PcoccConfig } from "../config/index.js";
+import { ensureUserPassword } from "../keystore/index.js";
+import { PcoccError } from "../util/errors.js";
+import {
+  ALLOC_OPTIONS,
+  launchOptions,
+  parseMountSpec,
+  splitBatchArgs,
+  type ClusterLaunchOptions,
+} from "./batch-args.js";
+import { pcoccCommand } from "./pcocc-command.js";
+
+/** Options of `pcocc internal launcher` that carry the user's launch options to the allocation. */
+export function launcherArgs(o: ClusterLaunchOptions & { wait?: boolean }, definition: string): string[] {
+  const args = ["internal", "launcher"];
+  if (o.wait) args.push("-w");
+  if (o.script !== undefined) args.push("-E", o.script);
+  if (o.userData !== undefined) args.push("--user-data", o.userData);
+  for (const m of o.mounts) args.push("--mount", m);
+  for (const i of o.images) args.push("--image", i);
+  args.push(definition);
+  return args;
+}
+
+/** salloc/sbatch arguments: site defaults first so the user's own options override them, then one task per VM. */
+export function batchManagerArgs(config: PcoccConfig, userArgs: string[], vmCount: number): string[] {
+  const site = config.batch.settings["batch-args"] ?? [];
+  return [...site, ...userArgs, "-n", String(vmCount)];
+}
+
+export function batchManagerEnv(password: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, SLURM_DISTRIBUTION: "block:block", PCOCC_REQUEST_CRED: password };
+}
+
+/** Frontend checks shared by alloc and batch: everything a user can get wrong fails here, before SLURM. */
+export async function prepareLaunch(definition: string, o: ClusterLaunchOptions) {
+  const config = await loadConfig();
+  const cluster = parseClusterDefinition(definition, config);
+  if (o.userData !== undefined) {
+    await access(o.userData).catch(() => {
+      throw new PcoccError(`--user-data: cannot read ${o.userData}`);
+    });
+  }
+  o.mounts.forEach(parseMountSpec);
+  if (o.images.length > 0) {
+    throw new PcoccError("--image is not supported by this version of pcocc: use a template with the image");
+  }
+  const password = await ensureUserPassword(config.userDir);
+  return { config, cluster, password };
+}
+
+/**
+ * `pcocc alloc`: salloc runs the launcher, which starts the VMs and then the user's shell or script. The
+ * exit status is salloc's, i.e. the shell's or script's.
+ */
+export async function alloc(args: string[]): Promise<number> {
+  if (process.env.SLURM_JOB_ID) throw new PcoccError("Failure in job allocation: already in a job");
+  const split = splitBatchArgs(args, ALLOC_OPTIONS);
+  const o = launchOptions(split);
+  const { config, cluster, password } = await prepareLaunch(split.definition, o);
+  const argv = [
+    ...batchManagerArgs(config, split.passThrough, cluster.vms.length),
+    ...pcoccCommand(...launcherArgs(o, split.definition)),
+  ];
+  return runForeground("salloc", argv, batchManagerEnv(password));
+}
+
+/**
+ * Runs a child that owns the terminal for its lifetime. Like a shell, we ignore the terminal's SIGINT and
+ * SIGQUIT (they reach the child too, which decides) and pass SIGTERM/SIGHUP on, so the exit status is the
+ * child's.
+ */
+export function runForeground(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: "inherit", env });
+    const ignore = () => {};
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onTerm = forward("SIGTERM");
+    const onHup = forward("SIGHUP");
+    process.on("SIGINT", ignore).on("SIGQUIT", ignore).on("SIGTERM", onTerm).on("SIGHUP", onHup);
+    const done = () => {
+      process.off("SIGINT", ignore).off("SIGQUIT", ignore).off("SIGTERM", onTerm).off("SIGHUP", onHup);
+    };
+    child.on("error", (err) => {
+      done();
+      const e = err as NodeJS.ErrnoException;
+      reject(new PcoccError(`cannot run ${cmd}: ${e.code === "ENOENT" ? "command not found" : e.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      done();
+      resolve(code ?? 128 + (signal ? signalNumber(signal) : 1));
+    });
+  });
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return (
+    (
+      { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Partial<Record<NodeJS.Signals, number>>
+    )[sig] ?? 1
+  );
+}

@@ -1,0 +1,104 @@
+import { hostname } from "node:os";
+import { loadConfig, type PcoccConfig } from "../config/index.js";
+import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
+import { PcoccError } from "../util/errors.js";
+import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
+
+/** What the launcher records about a running cluster (user keys of the job). */
+export interface ClusterInfo extends JobTarget {
+  definition: string;
+  /** Node index of each VM rank. */
+  rankMap: number[];
+  nodes: string[];
+}
+
+/** How long a command aimed at a cluster that is still starting waits for it to be described. */
+const DESCRIBE_WAIT_MS = 300_000;
+
+function parseInfo(target: JobTarget, values: Map<string, unknown>): ClusterInfo | undefined {
+  const definition = values.get("definition");
+  const rankMap = values.get("rank_map");
+  const nodes = values.get("nodes");
+  if (typeof definition !== "string") return undefined;
+  if (!Array.isArray(rankMap) || !Array.isArray(nodes)) return undefined;
+  if (!nodes.every((n) => typeof n === "string" && /^[A-Za-z0-9._-]+$/.test(n))) return undefined;
+  if (!rankMap.every((i) => Number.isInteger(i) && i >= 0 && i < nodes.length)) return undefined;
+  return { ...target, definition, rankMap: rankMap as number[], nodes: nodes as string[] };
+}
+
+/** Reads (waiting while the cluster starts) the description of the target job's cluster. */
+export async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
+  const prefix = clusterUserPrefix(target.user, target.jobId);
+  return ks.waitFor(
+    prefix,
+    (entries) => {
+      const values = new Map<string, unknown>();
+      for (const [k, e] of entries) values.set(k.slice(prefix.length), e.value);
+      return parseInfo(target, values);
+    },
+    {
+      timeoutMs: DESCRIBE_WAIT_MS,
+      timeoutMessage: `job ${target.jobId} of ${target.user} is not a running pcocc cluster`,
+    },
+  );
+}
+
+/** Host port that reverse-NATs `vmRank:vmPort` (`/pcocc/cluster/<jobid>/rnat/<rank>/<port>`). */
+export async function reverseNatPort(
+  ks: Keystore,
+  jobId: number,
+  rank: number,
+  vmPort: number,
+): Promise<number> {
+  const e = await ks.get(`${clusterPrefix(jobId)}rnat/${rank}/${vmPort}`);
+  const v =
+    typeof e?.value === "object" && e.value !== null
+      ? (e.value as { hostPort?: unknown }).hostPort
+      : e?.value;
+  const port = Number(v);
+  if (!e || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new PcoccError(`Error: port ${vmPort} is not reverse NATed`);
+  }
+  return port;
+}
+
+export interface VmLocation {
+  cluster: ClusterInfo;
+  rank: number;
+  name: string;
+  node: string;
+  /** This process runs on the VM's node (its sockets are reachable here). */
+  local: boolean;
+}
+
+/** Marks a pcocc started by `runOnVmNode` on the VM's node: it must act locally, never hop again. */
+export const ON_VM_NODE_ENV = "PCOCC_ON_VM_NODE";
+
+export function locateRank(
+  cluster: ClusterInfo,
+  rank: number,
+  env: NodeJS.ProcessEnv = process.env,
+): VmLocation {
+  const nodeIndex = cluster.rankMap[rank];
+  if (nodeIndex === undefined) {
+    throw new PcoccError(`invalid vm name vm${rank}: the cluster has ${cluster.rankMap.length} VMs`);
+  }
+  const node = cluster.nodes[nodeIndex]!;
+  const local = env[ON_VM_NODE_ENV] === "1" || hostname().split(".")[0] === node;
+  return { cluster, rank, name: `vm${rank}`, node, local };
+}
+
+/** Job targeting + keystore + cluster description: the common start of every per-cluster verb. */
+export async function openCluster(
+  opts: JobTargetOptions,
+): Promise<{ config: PcoccConfig; ks: Keystore; cluster: ClusterInfo }> {
+  const target = await resolveJobTarget(opts);
+  const config = await loadConfig();
+  const ks = await openKeystore({ config, as: "user" });
+  try {
+    return { config, ks, cluster: await readClusterInfo(ks, target) };
+  } catch (err) {
+    await ks.close();
+    throw err;
+  }
+}

@@ -1,0 +1,255 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, rm } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { parseClusterDefinition } from "../cluster/index.js";
+import { loadConfig } from "../config/index.js";
+import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
+import { PcoccError } from "../util/errors.js";
+import { expandHostlist } from "./hostlist.js";
+import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
+import { pcoccCommand } from "./pcocc-command.js";
+import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
+import { buildRankMap, parseTasksPerNode } from "./tasks.js";
+
+export interface LauncherOptions {
+  definition: string;
+  /** `-E`: command line run instead of the interactive shell (through /bin/sh -c). */
+  script?: string;
+  /** `-w` (batch without script): no front process, the cluster runs until its VMs stop or the job ends. */
+  wait?: boolean;
+  userData?: string;
+  mounts: string[];
+}
+
+/** Environment variable that hands the cluster definition and launch options to every hypervisor task. */
+export const DEFINITION_ENV = "PCOCC_CLUSTER_DEFINITION";
+export const USER_DATA_ENV = "PCOCC_USER_DATA";
+export const MOUNTS_ENV = "PCOCC_MOUNTS";
+
+/** Seconds to wait for each start-up phase before giving up with a diagnosis (`PCOCC_START_TIMEOUT`). */
+const DEFAULT_START_TIMEOUT_S = 300;
+/** Time the hypervisors get to stop their VMs and clean up before being killed. */
+const STOP_GRACE_MS = 40_000;
+
+export function startTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const v = env.PCOCC_START_TIMEOUT;
+  if (v === undefined || v === "") return DEFAULT_START_TIMEOUT_S * 1000;
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new PcoccError(`PCOCC_START_TIMEOUT: expected seconds, got '${v}'`);
+  return Number(v) * 1000;
+}
+
+/** The allocation as SLURM describes it to the launcher. */
+export function allocationFromEnv(env: NodeJS.ProcessEnv) {
+  const jobId = env.SLURM_JOB_ID;
+  const nodeList = env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
+  const tasks = env.SLURM_TASKS_PER_NODE;
+  if (!jobId || !nodeList || !tasks) {
+    throw new PcoccError(
+      "pcocc internal launcher runs inside a SLURM allocation: use pcocc alloc or pcocc batch",
+    );
+  }
+  if (!/^\d+$/.test(jobId)) throw new PcoccError(`invalid SLURM_JOB_ID '${jobId}'`);
+  return {
+    jobId: Number(jobId),
+    jobName: env.SLURM_JOB_NAME ?? "pcocc",
+    nodes: expandHostlist(nodeList),
+    tasksPerNode: parseTasksPerNode(tasks),
+    cpusPerTask: env.SLURM_CPUS_PER_TASK ?? "1",
+  };
+}
+
+/** The prompt prefix pcocc users know, set once so that a user's own PROMPT_COMMAND-free PS1 keeps working. */
+export function promptCommand(jobId: number): string {
+  return `if [[ "$_PCOCC_PROMPT_SET" != "yes" ]]; then PS1="(pcocc/${jobId}) $PS1"; _PCOCC_PROMPT_SET=yes; fi`;
+}
+
+export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    PCOCC_ALLOCATION: "1",
+    PCOCC_JOB_ID: String(jobId),
+    PCOCC_JOB_NAME: jobName,
+    SLURM_JOB_ID: String(jobId),
+    PROMPT_COMMAND: promptCommand(jobId),
+  };
+  // the keystore credential is for the SPANK setup, not for everything the user runs
+  delete env.PCOCC_REQUEST_CRED;
+  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV]) delete env[k];
+  return env;
+}
+
+/**
+ * `pcocc internal launcher`, run by salloc/sbatch: starts one hypervisor per VM with `srun --vm` (which makes
+ * the SPANK plugin set every node up), waits for the hosts and the VMs with progress, then runs the user's
+ * shell or script and tears the cluster down when either side ends.
+ */
+export async function runLauncher(o: LauncherOptions): Promise<number> {
+  const alloc = allocationFromEnv(process.env);
+  const timeoutMs = startTimeoutMs(process.env);
+  const config = await loadConfig();
+  const cluster = parseClusterDefinition(o.definition, config);
+  const rankMap = buildRankMap(alloc.tasksPerNode, cluster.vms.length);
+  const user = userInfo().username;
+  const clusterDir = join(config.userDir, `job_${alloc.jobId}`);
+  await rm(clusterDir, { recursive: true, force: true });
+  await mkdir(clusterDir, { recursive: true, mode: 0o700 });
+
+  const stepEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    // salloc's -c is not inherited by srun since SLURM 22.05
+    SRUN_CPUS_PER_TASK: alloc.cpusPerTask,
+    [DEFINITION_ENV]: o.definition,
+  };
+  if (o.userData !== undefined) stepEnv[USER_DATA_ENV] = o.userData;
+  if (o.mounts.length) stepEnv[MOUNTS_ENV] = JSON.stringify(o.mounts);
+  const step = new HypervisorStep(
+    ["-Q", "-X", "--vm", cluster.resourceDefinition, ...pcoccCommand("internal", "run")],
+    stepEnv,
+  );
+
+  const interrupts = new Interrupts();
+  const progress = new ProgressDisplay();
+  const ctx: WaitContext = { step, interrupted: interrupts.promise, progress, timeoutMs };
+  let ks: Keystore | undefined;
+  let keeper: LeaseKeeper | undefined;
+  try {
+    const joined = await joinAsUser(ctx, config, alloc.jobId);
+    ks = joined.ks;
+    const job: JobHandle = joined.job;
+    keeper = job.keepAlive();
+    await waitForHosts(ctx, ks, alloc.jobId, alloc.nodes);
+    await writeClusterKeys(job, cluster.resourceDefinition, o.definition, rankMap, alloc.nodes);
+    await waitForVms(
+      ctx,
+      ks,
+      user,
+      alloc.jobId,
+      cluster.vms.map((v) => v.name),
+    );
+  } catch (err) {
+    progress.clear();
+    const reason = err instanceof PcoccError ? err.message : String(err);
+    process.stderr.write(`${reason}\n`);
+    await stopCluster(step);
+    interrupts.dispose();
+    keeper?.close();
+    await ks?.close();
+    await rm(clusterDir, { recursive: true, force: true });
+    if (err instanceof PcoccError || interrupts.fired) return interrupts.fired ? 130 : 255;
+    throw err;
+  }
+
+  try {
+    return await supervise(o, step, interrupts, frontEnv(process.env, alloc.jobId, alloc.jobName));
+  } finally {
+    interrupts.dispose();
+    keeper?.close();
+    await ks?.close();
+    await rm(clusterDir, { recursive: true, force: true });
+  }
+}
+
+async function writeClusterKeys(
+  job: JobHandle,
+  resourceDefinition: string,
+  definition: string,
+  rankMap: number[],
+  nodes: string[],
+): Promise<void> {
+  // `definition` last: readers take its presence as "the cluster is described"
+  await job.putUser("resource_definition", resourceDefinition);
+  await job.putUser("rank_map", rankMap);
+  await job.putUser("nodes", nodes);
+  await job.putUser("definition", definition);
+}
+
+async function stopCluster(step: HypervisorStep): Promise<StepExit> {
+  if (!step.running) return step.exited;
+  process.stderr.write("Terminating the cluster...\n");
+  return step.stop(STOP_GRACE_MS, () => process.stderr.write("Forcibly killing hypervisor processes...\n"));
+}
+
+/** SIGINT/SIGTERM/SIGHUP to the launcher: remembered, turned into a rejection the waits race against. */
+class Interrupts {
+  fired?: NodeJS.Signals;
+  readonly promise: Promise<never>;
+  private reject!: (e: Error) => void;
+  private readonly handlers = new Map<NodeJS.Signals, () => void>();
+
+  constructor() {
+    this.promise = new Promise<never>((_, reject) => (this.reject = reject));
+    this.promise.catch(() => {});
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const h = () => {
+        if (this.fired) return;
+        this.fired = sig;
+        this.reject(new PcoccError(`Cluster launch was interrupted (${sig})`));
+        this.listeners.forEach((l) => l(sig));
+      };
+      this.handlers.set(sig, h);
+      process.on(sig, h);
+    }
+  }
+
+  private readonly listeners: Array<(sig: NodeJS.Signals) => void> = [];
+  onSignal(l: (sig: NodeJS.Signals) => void): void {
+    this.listeners.push(l);
+  }
+
+  dispose(): void {
+    for (const [sig, h] of this.handlers) process.off(sig, h);
+  }
+}
+
+/**
+ * Runs the front process (shell or script) and whichever ends first decides: the front process ending stops
+ * the cluster; the cluster ending hangs the shell up (pcocc §4.4). A signal to the launcher stops both.
+ */
+async function supervise(
+  o: LauncherOptions,
+  step: HypervisorStep,
+  interrupts: Interrupts,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  if (o.wait) {
+    interrupts.onSignal(() => void stopCluster(step));
+    const exit = await step.exited;
+    process.stderr.write(`${describeStepExit(exit)}\n`);
+    return exit.code ?? 1;
+  }
+  const front = startFront(o, env);
+  const frontExit = new Promise<number>((resolve) => {
+    front.on("error", (err) => {
+      process.stderr.write(
+        `cannot start ${o.script === undefined ? "the shell" : "the script"}: ${err.message}\n`,
+      );
+      resolve(127);
+    });
+    front.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+  });
+  interrupts.onSignal((sig) => {
+    front.kill(sig === "SIGINT" ? "SIGHUP" : sig);
+    void stopCluster(step);
+  });
+  const first = await Promise.race([
+    frontExit.then((code) => ({ kind: "front" as const, code })),
+    step.exited.then((exit) => ({ kind: "step" as const, exit })),
+  ]);
+  if (first.kind === "front") {
+    await stopCluster(step);
+    return first.code;
+  }
+  process.stderr.write(`\n${describeStepExit(first.exit)}\n`);
+  front.kill(o.script === undefined ? "SIGHUP" : "SIGTERM");
+  const kill = setTimeout(() => front.kill("SIGKILL"), 1000);
+  const code = await frontExit;
+  clearTimeout(kill);
+  return code === 0 ? (first.exit.code ?? 1) : code;
+}
+
+function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv): ChildProcess {
+  if (o.script !== undefined) return spawn("/bin/sh", ["-c", o.script], { stdio: "inherit", env });
+  return spawn(env.SHELL || "/bin/bash", [], { stdio: "inherit", env });
+}

@@ -1,0 +1,91 @@
+import { spawn } from "node:child_process";
+import { PcoccError } from "../util/errors.js";
+import { openCluster, reverseNatPort, type VmLocation } from "./cluster-info.js";
+import { nodeAddress } from "./commands.js";
+import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";
+import {
+  buildScpArgv,
+  buildSshArgv,
+  findScpVm,
+  findSshDestination,
+  parseNcArgs,
+  parseRemoteArgs,
+} from "./remote-args.js";
+import type { JobTargetOptions } from "./target.js";
+
+/** Runs a client (ssh, scp, nc) attached to our terminal; its exit status becomes ours. */
+function runClient(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: "inherit", env });
+    const ignore = () => {};
+    process.on("SIGINT", ignore);
+    child.on("error", (err) => {
+      process.off("SIGINT", ignore);
+      reject(new PcoccError(`cannot run ${cmd}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", ignore);
+      resolve(code ?? (signal ? 128 + 2 : 1));
+    });
+  });
+}
+
+/** The address and reverse-NAT port that reach `vmRank:vmPort` from here. */
+async function reach(target: JobTargetOptions, rank: number, vmPort: number) {
+  const { ks, cluster } = await openCluster(target);
+  try {
+    const loc = locateRank(cluster, rank);
+    const [hostPort, host] = await Promise.all([
+      reverseNatPort(ks, cluster.jobId, rank, vmPort),
+      nodeAddress(loc.node),
+    ]);
+    return { host, hostPort };
+  } finally {
+    await ks.close();
+  }
+}
+
+/** `pcocc ssh [-j|-J|--user|-p PORT] [--] [ssh options] [user@]vmN [command]` */
+export async function sshVm(args: string[]): Promise<number> {
+  const { target, port, rest } = parseRemoteArgs(args, "-p");
+  const { rank } = findSshDestination(rest);
+  const { host, hostPort } = await reach(target, rank, port ?? 22);
+  return runClient("ssh", buildSshArgv(rest, host, hostPort));
+}
+
+/** `pcocc scp [-j|-J|--user|-P PORT] [--] [scp options] SRC... DST` with `[user@]vmN:path` operands. */
+export async function scpVm(args: string[]): Promise<number> {
+  const { target, port, rest } = parseRemoteArgs(args, "-P");
+  const rank = findScpVm(rest);
+  const { host, hostPort } = await reach(target, rank, port ?? 22);
+  return runClient("scp", buildScpArgv(rest, host, hostPort));
+}
+
+/** `pcocc nc [-j|-J|--user] [--] [nc options] vmN [PORT]` */
+export async function ncVm(args: string[]): Promise<number> {
+  const { target, rest } = parseRemoteArgs(args, null);
+  const { ncOptions, rank, port } = parseNcArgs(rest);
+  const { host, hostPort } = await reach(target, rank, port);
+  return runClient("nc", [...ncOptions, host, String(hostPort)]);
+}
+
+/**
+ * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
+ * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
+ */
+export function runOnVmNode(loc: VmLocation, pcoccArgv: string[], opts: { pty: boolean }): Promise<number> {
+  const args = [
+    "--jobid",
+    String(loc.cluster.jobId),
+    "--overlap",
+    "-Q",
+    "-w",
+    loc.node,
+    "-N1",
+    "-n1",
+    "--mem=0",
+    opts.pty ? "--pty" : "-u",
+    ...pcoccArgv,
+  ];
+  return runClient("srun", args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
+}

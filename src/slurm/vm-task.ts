@@ -1,0 +1,208 @@
+import { open } from "node:fs/promises";
+import { parseClusterDefinition } from "../cluster/index.js";
+import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
+import { resolveImage } from "../image/index.js";
+import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import { PcoccError } from "../util/errors.js";
+import {
+  defaultVmStateDir,
+  runHypervisor,
+  vmStatePaths,
+  type VmSpec,
+  type VmStateChange,
+} from "../vm/index.js";
+import { parseMountSpec } from "./batch-args.js";
+import { scontrolShowJob } from "./commands.js";
+import { DEFINITION_ENV, MOUNTS_ENV, USER_DATA_ENV } from "./launcher.js";
+import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
+import { parseTasksPerNode } from "./tasks.js";
+import { readVmNetwork } from "./vm-network.js";
+
+/** What one hypervisor task learns from SLURM's environment. */
+export function taskFromEnv(env: NodeJS.ProcessEnv) {
+  const need = (name: string): string => {
+    const v = env[name];
+    if (v === undefined || !/^\d+$/.test(v)) {
+      throw new PcoccError(`pcocc internal run is started by the launcher inside a job: ${name} is not set`);
+    }
+    return v;
+  };
+  const definition = env[DEFINITION_ENV];
+  if (!definition)
+    throw new PcoccError(`pcocc internal run: ${DEFINITION_ENV} is not set (started by hand?)`);
+  const nodeRank = Number(need("SLURM_NODEID"));
+  const tasksPerNode = parseTasksPerNode(env.SLURM_STEP_TASKS_PER_NODE ?? env.SLURM_TASKS_PER_NODE ?? "1");
+  return {
+    jobId: need("SLURM_JOB_ID"),
+    rank: Number(need("SLURM_PROCID")),
+    nodeRank,
+    tasksOnNode: tasksPerNode[nodeRank] ?? 1,
+    cpusPerTask: Number(env.SLURM_CPUS_PER_TASK ?? "1") || 1,
+    definition,
+    userData: env[USER_DATA_ENV],
+    mounts: env[MOUNTS_ENV] ? (JSON.parse(env[MOUNTS_ENV]) as string[]).map(parseMountSpec) : [],
+  };
+}
+
+async function jobMemory(jobId: string, env: NodeJS.ProcessEnv): Promise<JobMemory> {
+  const mem = memoryFromEnv(env) ?? parseScontrolMemory(await scontrolShowJob(jobId));
+  if (!mem)
+    throw new PcoccError(`Failed to read memory per core of job ${jobId} (no MinMemoryCPU/MinMemoryNode)`);
+  return mem;
+}
+
+/**
+ * Publishes VM states for the launcher and `pcocc console`, with the time each state began and, while the
+ * VM is starting, the last line of its console (the progress line names it when a boot drags on).
+ */
+class VmStatePublisher {
+  private chain: Promise<void> = Promise.resolve();
+  private current?: { state: VmStateName; desc?: string; since: number };
+  private tail?: string;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly job: JobHandle,
+    private readonly rank: number,
+    private readonly hostname: string,
+    private readonly consoleLog: string,
+  ) {}
+
+  onChange(change: VmStateChange): void {
+    const state: VmStateName =
+      change.state === "stopping" || change.state === "stopped" ? "failed" : (change.state as VmStateName);
+    const desc =
+      change.state === "stopped" ? "stopped" : change.state === "stopping" ? "stopping" : change.detail;
+    this.current = { state, desc: state === "failed" ? (desc ?? "failed") : undefined, since: Date.now() };
+    this.publish();
+    if (state === "qemu-start" && !this.timer) this.timer = setInterval(() => void this.pollConsole(), 2000);
+    if (state !== "qemu-start") this.stopPolling();
+  }
+
+  private publish(): void {
+    const c = this.current;
+    if (!c) return;
+    const value = { ...vmState(c.state, { desc: c.desc, hostname: this.hostname }), since: c.since };
+    if (this.tail) Object.assign(value, { consoleTail: this.tail });
+    this.chain = this.chain
+      .then(() => this.job.putUser(`state/vms/${this.rank}`, value))
+      .catch(() => {
+        // the launcher sees the VM through later states or the step's end; a lost update is not fatal
+      });
+  }
+
+  private async pollConsole(): Promise<void> {
+    const tail = await lastLine(this.consoleLog);
+    if (tail && tail !== this.tail) {
+      this.tail = tail;
+      this.publish();
+    }
+  }
+
+  stopPolling(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  flush(): Promise<void> {
+    this.stopPolling();
+    return this.chain;
+  }
+}
+
+async function lastLine(file: string): Promise<string | undefined> {
+  const fh = await open(file, "r").catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const { size } = await fh.stat();
+    const len = Math.min(size, 4096);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    const lines = buf
+      .toString("utf8")
+      .split(/\r?\n/)
+      .map((l) => l.trim());
+    return lines.filter((l) => l !== "").pop();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
+export async function buildVmSpec(
+  config: PcoccConfig,
+  job: JobHandle,
+  task: ReturnType<typeof taskFromEnv>,
+  env: NodeJS.ProcessEnv,
+): Promise<VmSpec> {
+  const cluster = parseClusterDefinition(task.definition, config);
+  const vm = cluster.vms[task.rank];
+  if (!vm) throw new PcoccError(`task ${task.rank} has no VM in cluster definition '${task.definition}'`);
+  const tpl = resolveTemplate(config, vm.template);
+  const networks = config.resourceSets[vm.resourceSet]?.networks ?? [];
+  const [image, net, mem] = await Promise.all([
+    tpl.settings.image ? resolveImage(config, tpl.settings.image) : undefined,
+    readVmNetwork(job, networks, task.nodeRank, task.rank),
+    jobMemory(task.jobId, env),
+  ]);
+  const s = tpl.settings;
+  return {
+    rank: task.rank,
+    name: vm.name,
+    hostname: net.domain ? `${vm.name}.${net.domain}` : vm.name,
+    template: {
+      "qemu-bin": s["qemu-bin"],
+      "machine-type": s["machine-type"],
+      "cpu-model": s["cpu-model"] ?? undefined,
+      "nic-model": s["nic-model"],
+      "disk-model": s["disk-model"],
+      "disk-cache": s["disk-cache"],
+      "custom-args": s["custom-args"],
+      "user-data": s["user-data"] ?? undefined,
+      "instance-id": s["instance-id"] ?? undefined,
+      "mount-points": s["mount-points"],
+      kernel: s.kernel ?? undefined,
+      initrd: s.initrd ?? undefined,
+      "kernel-args": s["kernel-args"],
+      accelerator: s.accelerator,
+    },
+    imagePath: image?.topPath,
+    imageUri: s.image ?? undefined,
+    nics: net.nics,
+    vcpus: task.cpusPerTask,
+    memoryMiB: vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode),
+    userDataFile: task.userData,
+    mounts: task.mounts,
+    stateDir: defaultVmStateDir(task.jobId, task.rank, env),
+  };
+}
+
+/**
+ * `pcocc internal run` inside the job step: one task = one VM (rank = SLURM_PROCID). Gathers the VM's spec
+ * from SLURM, the configuration and the keystore, runs the hypervisor and publishes its states. Resolves with
+ * the hypervisor's exit status.
+ */
+export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const task = taskFromEnv(env);
+  const config = await loadConfig();
+  const ks = await openKeystore({ config, as: "user" });
+  let publisher: VmStatePublisher | undefined;
+  try {
+    const job = await joinJob(ks, { jobId: Number(task.jobId) });
+    const hostname = `vm${task.rank}`;
+    const stateDir = defaultVmStateDir(task.jobId, task.rank, env);
+    publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+    let spec: VmSpec;
+    try {
+      spec = await buildVmSpec(config, job, task, env);
+    } catch (err) {
+      publisher.onChange({ state: "failed", detail: (err as Error).message });
+      throw err;
+    }
+    const p = publisher;
+    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c) });
+  } finally {
+    await publisher?.flush();
+    await ks.close();
+  }
+}
