@@ -1,0 +1,48 @@
+export interface LabNode {
+  name: string;
+  ip: string;
+  /** slurmd's pid: its network, UTS and mount namespaces are "the node" */
+  pid: number;
+}
+
+export interface LabUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface LabInfo {
+  dir: string;
+  nodes: LabNode[];
+  controllerIp: string;
+  slurmConf: string;
+  /** system configuration directory of the lab (PCOCC_SYSTEM_CONF_DIR) */
+  pcoccConfDir: string;
+  etcd: { endpoints: string[]; rootPasswordFile: string };
+  user: LabUser;
+  user2: LabUser;
+}
+
+export interface LabUpOptions {
+  nodes?: number;
+  cpus?: number;
+  memMiB?: number;
+  /** slurm.conf PrologFlags (e.g. "Alloc"); empty by default: salloc then returns without a 3 s poll */
+  prologFlags?: string;
+  /** build/import the guest images and write the `lab`/`lab-tiny` templates (default true) */
+  images?: boolean;
+  /** progress lines (default: none) */
+  onProgress?: (message: string) => void;
+}
+
+/** What a running lab records in `<lab>/run/lab.json`: its public info plus the pids it must stop. */
+export interface LabState {
+  info: LabInfo;
+  options: { nodes: number; cpus: number; memMiB: number; prologFlags: string; images: boolean };
+  daemons: { etcd: number; munged: number; slurmctld: number };
+  /** mount points the lab created on the host (removed by down when still empty) */
+  createdMountpoints: string[];
+  /** every daemon answered once; false while starting (a crashed start is torn down by the next up) */
+  ready: boolean;
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { labLeftovers, teardownLab } from "./down.js";
+import { setupEtcdAuth, startEtcd } from "./etcd.js";
+import { prepareGuests } from "./guests.js";
+import { LAB_NET, NODE_RUN_DIRS, etcdEndpoint, nodeIp, nodeName, repoRoot } from "./layout.js";
+import type { LabPaths } from "./layout.js";
+import { startMunged } from "./munge.js";
+import { createLabNetwork, nodeNetBatch } from "./network.js";
+import { renderPcoccConfig } from "./pcocc-conf.js";
+import type { GuestBoot } from "./pcocc-conf.js";
+import { runOk } from "./procs.js";
+import { createOvsDb, startNode, startSlurmctld, waitNodesReady } from "./slurm.js";
+import { renderCgroupConf, renderHosts, renderPlugstack, renderSlurmConf } from "./slurm-conf.js";
+import { labRunning, readLabState, writeLabState } from "./state.js";
+import type { LabInfo, LabState, LabUpOptions } from "./types.js";
+import { ensureLabUsers } from "./users.js";
+
+type Options = LabState["options"];
+
+export function resolveOptions(opts: LabUpOptions): Options {
+  const nodes = opts.nodes ?? 2;
+  const cpus = opts.cpus ?? 4;
+  const memMiB = opts.memMiB ?? 4096;
+  for (const [key, v, max] of [
+    ["nodes", nodes, 64],
+    ["cpus", cpus, 256],
+    ["mem", memMiB, 1 << 22],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > max)
+      throw new Error(`--${key} must be an integer from 1 to ${max}`);
+  }
+  const prologFlags = opts.prologFlags ?? "";
+  if (!/^[A-Za-z,]*$/.test(prologFlags)) throw new Error(`invalid PrologFlags '${prologFlags}'`);
+  return { nodes, cpus, memMiB, prologFlags, images: opts.images ?? true };
+}
+
+/** Images can be added to a running lab; everything else needs a restart. */
+function sameOptions(a: Options, b: Options): boolean {
+  return a.nodes === b.nodes && a.cpus === b.cpus && a.memMiB === b.memMiB && a.prologFlags === b.prologFlags;
+}
+
+/** The running lab if it matches the options; otherwise a fresh one (after tearing down any leftovers). */
+export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabInfo> {
+  const options = resolveOptions(opts);
+  const say = opts.onProgress ?? (() => {});
+  const current = readLabState(paths);
+  if (current?.ready && labRunning(current) && sameOptions(current.options, options)) {
+    if (options.images && !current.options.images) {
+      say("preparing the lab guest images");
+      writePcoccConfig(paths, await prepareGuests(paths, say));
+      writeLabState(paths, { ...current, options: { ...current.options, images: true } });
+    }
+    say("lab already up");
+    return current.info;
+  }
+  if (current || labLeftovers(paths).length) {
+    say("stopping the previous lab");
+    await teardownLab(paths);
+  }
+
+  // Start the guest build at once: cold it takes minutes, warm it is a cache check.
+  const guests = options.images ? prepareGuests(paths, say) : null;
+  guests?.catch(() => {});
+
+  const [user, user2] = await ensureLabUsers();
+  const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: nodeName(i), ip: nodeIp(i) }));
+  prepareDirs(paths, nodes);
+  const secrets = ensureSecrets(paths);
+  const createdMountpoints = ensureMountpoints();
+  const controllerHost = hostname().split(".")[0] ?? "localhost";
+  writeSlurmFiles(paths, controllerHost, nodes, options);
+  writePcoccConfig(paths, null);
+
+  say(`starting etcd, munged, slurmctld and ${nodes.length} nodes`);
+  await createLabNetwork(nodes, join(paths.run, "net.batch"));
+  const ovsDbs = Promise.all(nodes.map((n) => createOvsDb(paths.node(n.name).ovsDb)));
+  ovsDbs.catch(() => {});
+  const etcdPid = startEtcd(paths);
+  const etcdReady = setupEtcdAuth(paths, secrets.etcdPassword);
+  etcdReady.catch(() => {});
+  const mungedPid = await startMunged(paths);
+  const ctldPid = await startSlurmctld(paths);
+  await ovsDbs;
+  const started = nodes.map((n) => ({ ...n, pid: startNode(paths, n.name) }));
+
+  const info: LabInfo = {
+    dir: paths.dir,
+    nodes: started,
+    controllerIp: LAB_NET.controllerIp,
+    slurmConf: paths.slurmConf,
+    pcoccConfDir: paths.pcoccConfDir,
+    etcd: { endpoints: [etcdEndpoint()], rootPasswordFile: paths.etcdPasswordFile },
+    user,
+    user2,
+  };
+  const state: LabState = {
+    info,
+    options: { ...options, images: false },
+    daemons: { etcd: etcdPid, munged: mungedPid, slurmctld: ctldPid },
+    createdMountpoints,
+    ready: false,
+  };
+  // Recorded before waiting so that a failed start is still torn down by pid.
+  writeLabState(paths, state);
+  await Promise.all([etcdReady, waitNodesReady(paths, started)]);
+  // A lab whose guest build fails is still a usable SLURM/etcd lab; the error is reported all the same.
+  writeLabState(paths, { ...state, ready: true });
+  if (guests) {
+    say("preparing the lab guest images");
+    writePcoccConfig(paths, await guests);
+    writeLabState(paths, { ...state, ready: true, options });
+  }
+  return info;
+}
+
+function prepareDirs(paths: LabPaths, nodes: Array<{ name: string }>): void {
+  // runtime state never survives an up: etcd, slurm state, node run dirs and OVS dbs start fresh
+  for (const p of [paths.run, paths.state, paths.nodes, paths.mungeSocket])
+    rmSync(p, { recursive: true, force: true });
+  for (const d of [
+    paths.dir,
+    paths.etc,
+    paths.slurmDir,
+    paths.pcoccConfDir,
+    join(paths.pcoccConfDir, "helpers"),
+  ]) {
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+    chmodSync(d, 0o755);
+  }
+  for (const d of [paths.run, paths.log, paths.ctldState, paths.spool, paths.images]) {
+    mkdirSync(d, { recursive: true, mode: 0o755 });
+  }
+  mkdirSync(paths.etcdData, { recursive: true, mode: 0o700 });
+  // munged insists on a world-searchable socket directory
+  mkdirSync(paths.mungeDir, { recursive: true, mode: 0o755 });
+  chmodSync(paths.mungeDir, 0o755);
+  for (const n of nodes) {
+    const np = paths.node(n.name);
+    for (const d of [np.ovsRun, np.pcoccRun, join(np.ovsDb, "..")])
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+    writeFileSync(np.netConfig, nodeNetBatch(nodeIpOf(n.name, nodes)));
+  }
+}
+
+function nodeIpOf(name: string, nodes: Array<{ name: string; ip?: string }>): string {
+  const n = nodes.find((x) => x.name === name);
+  if (!n?.ip) throw new Error(`no address for ${name}`);
+  return n.ip;
+}
+
+/** The munge key and the etcd root password are made once and kept (root-only) across ups. */
+function ensureSecrets(paths: LabPaths): { etcdPassword: string } {
+  if (!existsSync(paths.mungeKey)) writeFileSync(paths.mungeKey, randomBytes(1024), { mode: 0o400 });
+  chmodSync(paths.mungeKey, 0o400);
+  if (!existsSync(paths.etcdPasswordFile)) {
+    writeFileSync(paths.etcdPasswordFile, randomBytes(16).toString("hex") + "\n", { mode: 0o600 });
+  }
+  chmodSync(paths.etcdPasswordFile, 0o600);
+  return { etcdPassword: readFileSync(paths.etcdPasswordFile, "utf8").trim() };
+}
+
+/** Empty host directories the node mount namespaces bind over; only the ones made here are removed later. */
+function ensureMountpoints(): string[] {
+  const created: string[] = [];
+  for (const dir of NODE_RUN_DIRS) {
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      created.push(dir);
+    }
+  }
+  return created;
+}
+
+function writeSlurmFiles(
+  paths: LabPaths,
+  controllerHost: string,
+  nodes: Array<{ name: string; ip: string }>,
+  options: Options,
+): void {
+  const root = repoRoot();
+  const spank = join(root, "slurm-plugin", "build", "spank_pcocc.so");
+  writeFileSync(
+    paths.slurmConf,
+    renderSlurmConf({
+      controllerHost,
+      nodes,
+      cpus: options.cpus,
+      memMiB: options.memMiB,
+      prologFlags: options.prologFlags,
+      paths: {
+        ctldState: paths.ctldState,
+        spool: paths.spool,
+        log: paths.log,
+        run: paths.run,
+        mungeSocket: paths.mungeSocket,
+        plugstackConf: paths.plugstackConf,
+      },
+    }),
+  );
+  writeFileSync(
+    paths.plugstackConf,
+    renderPlugstack(existsSync(spank) ? spank : null, join(root, "bin", "pcocc")),
+  );
+  writeFileSync(paths.cgroupConf, renderCgroupConf(existsSync("/sys/fs/cgroup/cgroup.controllers")));
+  writeFileSync(paths.hosts, renderHosts(controllerHost, nodes));
+}
+
+function writePcoccConfig(paths: LabPaths, guests: { cloud: GuestBoot; tiny: GuestBoot } | null): void {
+  const files = renderPcoccConfig({ imagesRepo: paths.images, guests });
+  for (const [name, content] of Object.entries(files)) {
+    // keep templates from an earlier up while this one has not prepared the guests (yet)
+    if (name === "templates.yaml" && !guests && existsSync(join(paths.pcoccConfDir, name))) continue;
+    writeFileSync(join(paths.pcoccConfDir, name), content, { mode: 0o644 });
+  }
+}
+
+export async function runInstallDeps(): Promise<void> {
+  await runOk(["bash", join(repoRoot(), "src", "lab", "install-deps.sh")], { timeoutMs: 30 * 60_000 });
+}

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig, resolveTemplate } from "../../../src/config/index.js";
+import { renderPcoccConfig } from "../../../src/lab/pcocc-conf.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function writeConf(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "lab-conf-"));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+const guests = {
+  cloud: {
+    kernel: "/c/vmlinux",
+    initrd: "/c/initrd",
+    kernelArgs: "console=ttyS0 root=LABEL=rootfs",
+    image: "lab-guest",
+  },
+  tiny: { kernel: "/t/vmlinux", initrd: "/t/initrd", kernelArgs: "console=ttyS0" },
+};
+
+describe("lab pcocc configuration", () => {
+  it("passes the config loader's validation, with the lab templates", async () => {
+    const systemDir = writeConf(renderPcoccConfig({ imagesRepo: "/lab/images", guests }));
+    const userDir = mkdtempSync(join(tmpdir(), "lab-user-"));
+    dirs.push(userDir);
+    const config = await loadConfig({ systemDir, userDir, cache: false });
+    expect(config.batch.settings["etcd-servers"]).toEqual(["10.231.0.1"]);
+    expect(config.batch.settings["etcd-auth-type"]).toBe("password");
+    expect(config.networks["nat-rssh"]?.type).toBe("ethernet");
+    expect(Object.keys(config.resourceSets).sort()).toEqual(["cluster", "default"]);
+    expect(config.repos.map((r) => r.name)).toContain("global");
+
+    const lab = resolveTemplate(config, "lab");
+    expect(JSON.stringify(lab)).toContain("lab-guest");
+    expect(JSON.stringify(lab)).toContain("/c/vmlinux");
+    const tiny = resolveTemplate(config, "lab-tiny");
+    expect(JSON.stringify(tiny)).toContain("/t/initrd");
+  });
+
+  it("is valid before the guests exist (no templates yet)", async () => {
+    const systemDir = writeConf(renderPcoccConfig({ imagesRepo: "/lab/images", guests: null }));
+    const config = await loadConfig({ systemDir, user: false });
+    expect(config.templates.lab).toBeUndefined();
+  });
+
+  it("uses the netdev datapath and keeps the two networks' MACs apart", () => {
+    const files = renderPcoccConfig({ imagesRepo: "/lab/images", guests: null });
+    expect(files["networks.yaml"]).toMatch(/datapath-type: netdev[\s\S]*datapath-type: netdev/);
+    expect(files["networks.yaml"]).toContain("mac-prefix: 52:54:01");
+    expect(files["networks.yaml"]).toContain("network-layer: L2");
+  });
+});
