@@ -4,7 +4,7 @@ import { ConfigError, formatConfigIssue } from "../util/errors.js";
 /** Prints every problem found (one per line) and returns the exit status: 0 only when all is valid. */
 export async function configCheck(opts: { user: boolean }): Promise<number> {
   try {
-    const config = await loadConfig({ user: opts.user });
+    const config = await loadConfig({ user: opts.user, cache: false });
     const dirs = opts.user ? `${config.systemDir} and ${config.userDir}` : config.systemDir;
     process.stdout.write(`configuration OK (${dirs})\n`);
     return 0;

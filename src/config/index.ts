@@ -1,5 +1,6 @@
 /** Configuration: pcocc's YAML files loaded, validated (every problem located) and resolved. */
-export { loadConfig, defaultSystemDir, defaultUserDir, type LoadOptions } from "./load.js";
+export { loadConfig, type LoadOptions } from "./cache.js";
+export { defaultSystemDir, defaultUserDir } from "./dirs.js";
 export { expandPath, type PathContext } from "./paths.js";
 export {
   resolveTemplate,

@@ -1,5 +1,4 @@
 import { readdir } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, type ConfigIssue } from "../util/errors.js";
 import {
@@ -11,45 +10,30 @@ import {
   reposFileSchema,
   resourceSetSchema,
   templateSettingsSchema,
-  type BatchConfig,
   type NetworkConfig,
   type ResourceSet,
 } from "./schemas.js";
+import { SYSTEM_FILES, USER_TEMPLATES_DIR, isYamlFile } from "./dirs.js";
 import { SourceFile } from "./source.js";
 import { inheritanceChain } from "./templates.js";
 import type { PcoccConfig, RepoConfig, TemplateEntry } from "./types.js";
 
-export interface LoadOptions {
-  /** Default `$PCOCC_SYSTEM_CONF_DIR` or `/etc/pcocc`. */
-  systemDir?: string;
-  /** Default `$PCOCC_USER_CONF_DIR` or `~/.pcocc`. */
-  userDir?: string;
-  /** `false`: system files only (what root uses for node setup). Default true. */
-  user?: boolean;
-}
-
-export function defaultSystemDir(): string {
-  return process.env.PCOCC_SYSTEM_CONF_DIR || "/etc/pcocc";
-}
-
-export function defaultUserDir(): string {
-  return process.env.PCOCC_USER_CONF_DIR || join(homedir(), ".pcocc");
-}
-
 const TEMPLATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Loads and cross-checks every configuration file; throws one `ConfigError` listing every problem found. */
-export async function loadConfig(opts: LoadOptions = {}): Promise<PcoccConfig> {
-  const systemDir = opts.systemDir ?? defaultSystemDir();
-  const userDir = opts.userDir ?? defaultUserDir();
-  const withUser = opts.user ?? true;
+/** Reads every file afresh (see `loadConfig` for the cached path). */
+export async function loadConfigFiles(opts: {
+  systemDir: string;
+  userDir: string;
+  user: boolean;
+}): Promise<PcoccConfig> {
+  const { systemDir, userDir, user: withUser } = opts;
 
   const required = (f: string) => requiredFile(join(systemDir, f));
   const [batchSrc, networksSrc, resourcesSrc, sysTemplatesSrc, sysReposSrc] = await Promise.all(
-    ["batch.yaml", "networks.yaml", "resources.yaml", "templates.yaml", "repos.yaml"].map(required),
+    SYSTEM_FILES.map(required),
   );
   const userTemplateFiles = withUser
-    ? [join(userDir, "templates.yaml"), ...(await yamlFilesIn(join(userDir, "templates.d")))]
+    ? [join(userDir, "templates.yaml"), ...(await yamlFilesIn(join(userDir, USER_TEMPLATES_DIR)))]
     : [];
   const [userReposSrc, ...userTemplateSrcs] = await Promise.all(
     (withUser ? [join(userDir, "repos.yaml"), ...userTemplateFiles] : []).map((f) => SourceFile.read(f)),
@@ -101,7 +85,7 @@ async function requiredFile(file: string): Promise<SourceFile> {
 async function yamlFilesIn(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir))
-      .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+      .filter(isYamlFile)
       .sort()
       .map((f) => join(dir, f));
   } catch {
@@ -249,5 +233,3 @@ function loadRepos(sources: Array<[SourceFile | undefined, "system" | "user"]>):
   }
   return { repos, ...(cache ? { cache } : {}) };
 }
-
-export type { BatchConfig };
