@@ -11,6 +11,12 @@ import { register as registerSsh } from "./commands/ssh.js";
 import { register as registerScp } from "./commands/scp.js";
 import { register as registerNc } from "./commands/nc.js";
 import { register as registerInternalLauncher } from "./commands/internal-launcher.js";
+import { register as registerInternalRun } from "./commands/internal-run.js";
+import { register as registerConsole } from "./commands/console.js";
+import { register as registerReset } from "./commands/reset.js";
+import { register as registerMonitorCmd } from "./commands/monitor-cmd.js";
+import { register as registerDump } from "./commands/dump.js";
+import { register as registerSave } from "./commands/save.js";
 
 /**
  * Every verb lives in `commands/<verb>.ts` and exports `register(program)`. Verb modules only declare
@@ -28,6 +34,12 @@ const registrations: Array<(program: Command) => void> = [
   registerScp,
   registerNc,
   registerInternalLauncher,
+  registerInternalRun,
+  registerConsole,
+  registerReset,
+  registerMonitorCmd,
+  registerDump,
+  registerSave,
 ];
 
 export function buildProgram(): Command {

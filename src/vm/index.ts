@@ -1,0 +1,20 @@
+/** The VM runtime: one QEMU per VM driven over QMP, its overlay, seed, console and saves. */
+export { runHypervisor, createOverlay } from "./hypervisor.js";
+export type { VmSpec, VmState, VmStateChange, VmTemplateSettings } from "./spec.js";
+export { mountsFromTemplate } from "./spec.js";
+export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";
+export { buildQemuArgv, DEFAULT_KERNEL_ARGS } from "./qemu-argv.js";
+export { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
+export type { AcceleratorDecision, AcceleratorHost } from "./accel.js";
+export { QmpClient, QmpError, QmpDisconnectedError } from "./qmp.js";
+export type { QmpEvent, QmpGreeting } from "./qmp.js";
+export { writeSeed, metaData } from "./seed.js";
+export { buildIso9660 } from "./iso9660.js";
+export { attachConsole, printConsoleLog, DetachDetector } from "./console-attach.js";
+export { resetVm, monitorCommand, dumpMemory } from "./control.js";
+export { saveLayer, saveRevision } from "./save.js";
+export type { SaveLayerOptions, SavedLayer, SaveRevisionOptions } from "./save.js";
+export type { JobProgress } from "./block-job.js";
+export { progressLine } from "./progress.js";
+export { locateLocalVm, vmStatePaths, defaultVmStateDir, parseVmName, parseVmSet } from "./paths.js";
+export type { VmEndpoint, VmInfo, VmStatePaths } from "./paths.js";

@@ -1,0 +1,205 @@
+import { PcoccError } from "../util/errors.js";
+import type { AcceleratorChoice } from "./accel.js";
+
+export type DiskModel = "virtio" | "virtio-scsi" | "ide";
+export type DiskCache = "writeback" | "none" | "unsafe" | "writethrough" | "directsync";
+
+export interface NicSpec {
+  tap: string;
+  mac: string;
+  /** QEMU device model; pcocc's default `virtio-net`. */
+  model?: string;
+  /**
+   * Keep guest checksum offload. Off by default: OVS's userspace datapath reads taps with AF_PACKET and
+   * never completes CHECKSUM_PARTIAL packets, which silently breaks guest TCP.
+   */
+  csumOffload?: boolean;
+}
+
+export interface MountSpec {
+  tag: string;
+  path: string;
+  readonly?: boolean;
+  type?: "virtio-9p" | "virtio-fs";
+}
+
+export interface QemuPlan {
+  binary: string;
+  name: string;
+  accel: AcceleratorChoice;
+  machine: string;
+  cpuModel?: string;
+  memoryMiB: number;
+  vcpus: number;
+  /** Boot disk: the VM's ephemeral overlay. */
+  disk?: { path: string; model: DiskModel; cache: DiskCache };
+  /** NoCloud seed image (ISO 9660), attached read-only as a second virtio disk. */
+  seedPath?: string;
+  kernel?: { path: string; initrd?: string; args: string };
+  nics: NicSpec[];
+  /** QEMU user-mode networking (tests only: the real network comes as taps). */
+  userNet?: { hostfwd?: string[] };
+  /** `/dev/vhost-net` usable by this user. */
+  vhostNet?: boolean;
+  mounts: Array<MountSpec & { virtiofsSocket?: string }>;
+  /** Private monitor of the hypervisor process. */
+  controlQmpSocket: string;
+  /** Monitor for `pcocc save/reset/dump/monitor-cmd`. */
+  qmpSocket: string;
+  serialSocket: string;
+  customArgs: string[];
+}
+
+export const DEFAULT_KERNEL_ARGS = "console=ttyS0 root=/dev/vda";
+
+/** QEMU's option syntax doubles commas inside values. */
+export function optValue(v: string): string {
+  return v.replace(/,/g, ",,");
+}
+
+const CACHE_MODES: Record<DiskCache, { direct: boolean; noFlush: boolean; writeCache: boolean }> = {
+  writeback: { direct: false, noFlush: false, writeCache: true },
+  none: { direct: true, noFlush: false, writeCache: true },
+  unsafe: { direct: false, noFlush: true, writeCache: true },
+  writethrough: { direct: false, noFlush: false, writeCache: false },
+  directsync: { direct: true, noFlush: false, writeCache: false },
+};
+
+function onOff(b: boolean): string {
+  return b ? "on" : "off";
+}
+
+function diskArgs(disk: NonNullable<QemuPlan["disk"]>): string[] {
+  const mode = CACHE_MODES[disk.cache];
+  if (!mode) throw new PcoccError(`Unknown disk cache mode: ${disk.cache}`);
+  const cache = `cache.direct=${onOff(mode.direct)},cache.no-flush=${onOff(mode.noFlush)}`;
+  const args = [
+    "-blockdev",
+    `driver=file,node-name=drive0-file,filename=${optValue(disk.path)},${cache},discard=unmap`,
+    "-blockdev",
+    `driver=qcow2,node-name=drive0,file=drive0-file,${cache},discard=unmap`,
+  ];
+  const wc = `write-cache=${onOff(mode.writeCache)}`;
+  switch (disk.model) {
+    case "virtio":
+      return [...args, "-device", `virtio-blk-pci,id=vblk-drive0,drive=drive0,bootindex=1,${wc}`];
+    case "virtio-scsi":
+      return [
+        ...args,
+        "-device",
+        "virtio-scsi-pci,id=scsi0",
+        "-device",
+        `scsi-hd,id=scsi-hd-drive0,bus=scsi0.0,scsi-id=0,drive=drive0,bootindex=1,${wc}`,
+      ];
+    case "ide":
+      return [
+        ...args,
+        "-device",
+        "ich9-ahci,id=ahci",
+        "-device",
+        `ide-hd,id=ide-drive0,bus=ahci.0,drive=drive0,bootindex=1,${wc}`,
+      ];
+    default:
+      throw new PcoccError(`Unknown block device model: ${String(disk.model)}`);
+  }
+}
+
+/** The whole QEMU command line for one VM; pure so it can be checked without starting anything. */
+export function buildQemuArgv(plan: QemuPlan): string[] {
+  const custom = plan.customArgs;
+  const argv: string[] = [plan.binary, "-name", `${optValue(plan.name)},debug-threads=on`];
+  argv.push("-machine", `type=${optValue(plan.machine)}`);
+  if (plan.accel === "kvm") argv.push("-accel", "kvm", "-cpu", plan.cpuModel ?? "host");
+  else {
+    argv.push("-accel", "tcg,tb-size=64");
+    if (plan.cpuModel) argv.push("-cpu", plan.cpuModel);
+  }
+  argv.push("-S", "-nodefaults", "-no-user-config", "-display", "none", "-rtc", "base=utc");
+  argv.push("-m", `${plan.memoryMiB}M`, "-smp", `${plan.vcpus},sockets=${plan.vcpus},cores=1,threads=1`);
+
+  const fsMounts = plan.mounts.filter((m) => m.type === "virtio-fs");
+  if (fsMounts.length > 0)
+    argv.push(
+      "-object",
+      `memory-backend-file,id=mem,size=${plan.memoryMiB}M,mem-path=/dev/shm,share=on`,
+      "-numa",
+      "node,memdev=mem",
+    );
+
+  if (plan.disk) argv.push(...diskArgs(plan.disk));
+  if (plan.seedPath)
+    argv.push(
+      "-blockdev",
+      `driver=file,node-name=seed-file,filename=${optValue(plan.seedPath)},read-only=on`,
+      "-blockdev",
+      "driver=raw,node-name=seed,file=seed-file,read-only=on",
+      "-device",
+      "virtio-blk-pci,id=vblk-seed,drive=seed",
+    );
+
+  if (plan.kernel) {
+    argv.push("-kernel", plan.kernel.path);
+    if (plan.kernel.initrd) argv.push("-initrd", plan.kernel.initrd);
+    if (!custom.includes("-append")) argv.push("-append", plan.kernel.args);
+  } else if (!custom.includes("-boot")) {
+    argv.push("-boot", "order=cd");
+  }
+
+  plan.nics.forEach((nic, i) => {
+    const model = nic.model ?? "virtio-net";
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap)) throw new PcoccError(`invalid tap name ${nic.tap}`);
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac))
+      throw new PcoccError(`invalid MAC address ${nic.mac}`);
+    const vhost = plan.vhostNet ? ",vhost=on" : "";
+    const csum = model.startsWith("virtio") && !nic.csumOffload ? ",csum=off" : "";
+    argv.push(
+      "-netdev",
+      `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no${vhost}`,
+      "-device",
+      `${optValue(model)},id=nic${i},netdev=net${i},mac=${nic.mac}${csum}`,
+    );
+  });
+  if (plan.userNet) {
+    const fwd = (plan.userNet.hostfwd ?? []).map((f) => `,hostfwd=${optValue(f)}`).join("");
+    argv.push("-netdev", `user,id=usernet${fwd}`, "-device", "virtio-net-pci,id=usernic,netdev=usernet");
+  }
+
+  plan.mounts.forEach((m, i) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(m.tag)) throw new PcoccError(`invalid mount tag ${m.tag}`);
+    if (m.type === "virtio-fs") {
+      if (m.readonly) throw new PcoccError("Read-only mounts are not supported with virtio-fs");
+      if (!m.virtiofsSocket) throw new PcoccError(`virtio-fs mount ${m.tag} has no virtiofsd socket`);
+      argv.push(
+        "-chardev",
+        `socket,id=char_fs_${i},path=${optValue(m.virtiofsSocket)}`,
+        "-device",
+        `vhost-user-fs-pci,queue-size=1024,chardev=char_fs_${i},tag=${m.tag}`,
+      );
+    } else {
+      const ro = m.readonly ? ",readonly=on" : "";
+      argv.push(
+        "-fsdev",
+        `local,id=fs${i},path=${optValue(m.path)},security_model=none${ro}`,
+        "-device",
+        `virtio-9p-pci,fsdev=fs${i},mount_tag=${m.tag}`,
+      );
+    }
+  });
+
+  argv.push(
+    "-qmp",
+    `unix:${optValue(plan.controlQmpSocket)},server=on,wait=off`,
+    "-qmp",
+    `unix:${optValue(plan.qmpSocket)},server=on,wait=off`,
+    "-chardev",
+    `socket,id=serial0,path=${optValue(plan.serialSocket)},server=on,wait=off`,
+    "-serial",
+    "chardev:serial0",
+    "-object",
+    "rng-random,filename=/dev/urandom,id=rng0",
+    "-device",
+    "virtio-rng-pci,rng=rng0",
+    ...custom,
+  );
+  return argv;
+}

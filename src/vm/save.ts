@@ -1,0 +1,135 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rm, stat } from "node:fs/promises";
+import { isAbsolute } from "node:path";
+import { promisify } from "node:util";
+import { addRevision, prepareSaveTarget, type CommittedRevision, type ReposConfig } from "../image/index.js";
+import { PcoccError } from "../util/errors.js";
+import { blockJobEnded, waitBlockJob, type JobProgress } from "./block-job.js";
+import type { VmEndpoint } from "./paths.js";
+import { QmpClient } from "./qmp.js";
+
+const run = promisify(execFile);
+
+export interface SaveLayerOptions {
+  /** Copy the whole chain into a standalone image instead of only the VM's own writes. */
+  full?: boolean;
+  /** Block node of the disk to save (the boot disk is `drive0`). */
+  node?: string;
+  /** Where the new layer is written; must not exist yet. */
+  layerPath: string;
+  onProgress?: (p: JobProgress) => void;
+  /** Cancels the copy; the partial layer is removed. */
+  signal?: AbortSignal;
+}
+
+export interface SavedLayer {
+  layerPath: string;
+  /** Backing file recorded in the layer (the VM's base top layer); none for a full save. */
+  backing?: string;
+  bytes: number;
+  virtualSize: number;
+}
+
+interface NamedNode {
+  "node-name": string;
+  backing_file?: string;
+  image: { "virtual-size": number; "backing-filename"?: string; "full-backing-filename"?: string };
+}
+
+/**
+ * Copies a running VM's disk into a new qcow2 layer without pausing it: `blockdev-backup sync=top` (only
+ * clusters the VM wrote since boot, i.e. its overlay) onto a layer whose backing file is the image it booted
+ * from, or `sync=full` onto a standalone layer. The VM keeps its chain; nothing of the source image changes,
+ * so an interrupted save leaves at most a stray file at `layerPath`.
+ */
+export async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
+  if (!isAbsolute(opts.layerPath)) throw new PcoccError(`layer path must be absolute: ${opts.layerPath}`);
+  const node = opts.node ?? "drive0";
+  const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 10_000 });
+  const tag = randomBytes(4).toString("hex");
+  const target = `save-${tag}`;
+  const jobId = `save-job-${tag}`;
+  let added = false;
+  let done = false;
+  try {
+    const nodes = await qmp.execute<NamedNode[]>("query-named-block-nodes", { flat: true });
+    const src = nodes.find((n) => n["node-name"] === node);
+    if (!src) throw new PcoccError(`the VM has no disk ${node}`);
+    const virtualSize = src.image["virtual-size"];
+    const backing = opts.full ? undefined : (src.image["full-backing-filename"] ?? src.backing_file);
+    const create = ["create", "-q", "-f", "qcow2"];
+    if (backing) create.push("-u", "-F", "qcow2", "-b", backing);
+    await run("qemu-img", [...create, opts.layerPath, String(virtualSize)]).catch((err) => {
+      throw new PcoccError(
+        `unable to create ${opts.layerPath}: ${String((err as { stderr?: string }).stderr ?? err)}`,
+      );
+    });
+    await qmp.execute("blockdev-add", {
+      driver: "qcow2",
+      "node-name": target,
+      file: { driver: "file", filename: opts.layerPath },
+      backing: null,
+    });
+    added = true;
+    opts.signal?.throwIfAborted();
+    const ended = blockJobEnded(qmp, jobId);
+    await qmp.execute("blockdev-backup", {
+      "job-id": jobId,
+      device: node,
+      target,
+      sync: opts.full ? "full" : "top",
+      "auto-dismiss": true,
+    });
+    await waitBlockJob(qmp, jobId, { onProgress: opts.onProgress, signal: opts.signal }, ended);
+    await qmp.execute("blockdev-del", { "node-name": target });
+    added = false;
+    done = true;
+    const bytes = (await stat(opts.layerPath)).size;
+    return { layerPath: opts.layerPath, backing, bytes, virtualSize };
+  } finally {
+    if (added) await qmp.execute("blockdev-del", { "node-name": target }).catch(() => undefined);
+    qmp.close();
+    if (!done) await rm(opts.layerPath, { force: true });
+  }
+}
+
+export interface SaveRevisionOptions {
+  full?: boolean;
+  /** `-d URI`: save as a new image instead of a new revision of the VM's image. */
+  dest?: string;
+  onProgress?: (p: JobProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * `pcocc save` for one VM: copies its disk into the repository's staging area and commits it as a new
+ * revision (or as image `dest`). The commit is the image module's atomic one, so an interrupted save never
+ * touches existing revisions.
+ */
+export async function saveRevision(
+  config: ReposConfig,
+  vm: VmEndpoint,
+  opts: SaveRevisionOptions = {},
+): Promise<CommittedRevision> {
+  const source = vm.info.imageUri;
+  if (!source && opts.dest === undefined)
+    throw new PcoccError("No default target image to save VM drive. Please specify one with --dest");
+  if (!vm.info.imagePath) throw new PcoccError(`${vm.name} has no disk to save`);
+  // Without a source image there is nothing for an incremental layer to sit on.
+  const full = opts.full === true || !source;
+  const uri = source ?? (opts.dest as string);
+  const target = await prepareSaveTarget(config, uri, { dest: opts.dest });
+  try {
+    await saveLayer(vm.paths.qmpSocket, {
+      full,
+      layerPath: target.path,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+    opts.signal?.throwIfAborted();
+    return await addRevision(config, uri, target.path, { full, dest: opts.dest });
+  } finally {
+    await target.release();
+  }
+}

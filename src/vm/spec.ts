@@ -1,0 +1,84 @@
+import { PcoccError } from "../util/errors.js";
+import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
+
+/**
+ * The template settings the VM runtime reads, under pcocc's kebab-case names (plus this project's
+ * `accelerator`, `initrd` and `kernel-args`). Paths are already expanded by the config layer.
+ */
+export interface VmTemplateSettings {
+  "qemu-bin"?: string | null;
+  "machine-type"?: string | null;
+  "cpu-model"?: string | null;
+  "nic-model"?: string | null;
+  "disk-model"?: DiskModel | null;
+  "disk-cache"?: DiskCache | null;
+  "custom-args"?: string[] | null;
+  "user-data"?: string | Record<string, unknown> | null;
+  "instance-id"?: string | null;
+  "mount-points"?: Record<
+    string,
+    string | { path: string; readonly?: boolean; type?: MountSpec["type"] }
+  > | null;
+  kernel?: string | null;
+  initrd?: string | null;
+  "kernel-args"?: string | null;
+  accelerator?: "auto" | "kvm" | "tcg" | null;
+}
+
+export type VmState =
+  "topology" | "temporary-disk" | "qemu-start" | "running" | "stopping" | "stopped" | "failed";
+
+export interface VmStateChange {
+  state: VmState;
+  /** Failure reason, or extra facts (accelerator choice on `qemu-start`). */
+  detail?: string;
+}
+
+/** Everything `pcocc internal run` needs to run one VM. */
+export interface VmSpec {
+  rank: number;
+  /** `vmN` */
+  name: string;
+  /** `vmN` or `vmN.<domain>`, written to meta-data. */
+  hostname: string;
+  template: VmTemplateSettings;
+  /** Absolute path of the image's top layer; none = a VM without a boot disk. */
+  imagePath?: string;
+  /** The repository URI it came from (recorded for `pcocc save`). */
+  imageUri?: string;
+  nics: NicSpec[];
+  /** QEMU user networking, for tests that need no host network. */
+  userNet?: { hostfwd?: string[] };
+  vcpus: number;
+  memoryMiB: number;
+  /** `--user-data FILE`: replaces the template's user-data. */
+  userDataFile?: string;
+  /** Overrides the template's instance-id. */
+  instanceId?: string;
+  /** `--mount` specs; they replace template mount points with the same tag. */
+  mounts?: MountSpec[];
+  /** Per-VM state directory (created 0700, removed at exit). */
+  stateDir: string;
+  /** Progress for the launcher and `pcocc console` (published to the keystore by the caller). */
+  onState?: (change: VmStateChange) => void;
+  /** Stops the VM like SIGTERM does (in addition to SIGTERM/SIGINT of this process). */
+  signal?: AbortSignal;
+  /** `powerdown`: ACPI power button, then `quit` after `powerdownGraceMs`. Default `quit`. */
+  shutdown?: "quit" | "powerdown";
+  powerdownGraceMs?: number;
+  /** Let QEMU's stderr through (pcocc does with -v). */
+  qemuStderr?: boolean;
+}
+
+export function mountsFromTemplate(tpl: VmTemplateSettings, cli: MountSpec[] = []): MountSpec[] {
+  const byTag = new Map<string, MountSpec>();
+  for (const [tag, v] of Object.entries(tpl["mount-points"] ?? {})) {
+    if (!v) continue;
+    if (typeof v === "string") byTag.set(tag, { tag, path: v });
+    else if (typeof v.path === "string")
+      byTag.set(tag, { tag, path: v.path, readonly: v.readonly ?? false, type: v.type ?? "virtio-9p" });
+    else throw new PcoccError(`mount point ${tag} has no path`);
+  }
+  for (const m of cli) byTag.set(m.tag, m);
+  return [...byTag.values()];
+}
