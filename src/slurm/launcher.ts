@@ -105,7 +105,14 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   if (o.userData !== undefined) stepEnv[USER_DATA_ENV] = o.userData;
   if (o.mounts.length) stepEnv[MOUNTS_ENV] = JSON.stringify(o.mounts);
   const step = new HypervisorStep(
-    ["-Q", "-X", "--vm", cluster.resourceDefinition, ...pcoccCommand("internal", "run")],
+    [
+      "-Q",
+      "-X",
+      "--kill-on-bad-exit=1",
+      "--vm",
+      cluster.resourceDefinition,
+      ...pcoccCommand("internal", "run"),
+    ],
     stepEnv,
   );
 

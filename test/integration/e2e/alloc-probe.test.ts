@@ -1,0 +1,60 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LabInfo } from "../../../src/lab/index.js";
+import { useLab } from "../../support/lab.js";
+import {
+  expectJobGone,
+  expectNoJobKeys,
+  expectNodesClean,
+  initNodes,
+  jobIdFrom,
+  prepareUser,
+  snapshotAll,
+  spawnPcocc,
+  TINY,
+  writeUserScript,
+  type NodeSnapshot,
+} from "./support.js";
+
+/** Runs inside the allocation (-E): waits for ssh on both VMs, then proves the private network and ssh. */
+const PROBE = `#!/bin/bash
+echo "PROBE env job=$SLURM_JOB_ID pcocc_job=$PCOCC_JOB_ID alloc=$PCOCC_ALLOCATION"
+for vm in vm0 vm1; do
+  for i in $(seq 1 180); do pcocc ssh $vm true 2>/dev/null && break; sleep 1; done
+done
+ip1=$(pcocc ssh vm1 "ip -4 -o addr show dev eth0" | awk '{print $4}' | cut -d/ -f1)
+echo "PROBE vm1-ip=$ip1"
+pcocc ssh vm0 "ping -c 2 -W 5 $ip1" >/dev/null && echo "PROBE ping-ok"
+echo "PROBE hostname=$(pcocc ssh vm1 hostname)"
+`;
+
+describe("pcocc alloc -E on two nodes", () => {
+  let info: LabInfo;
+  let baseline: NodeSnapshot[];
+  let userData: string;
+
+  beforeAll(async () => {
+    info = await useLab();
+    ({ userData } = await prepareUser(info));
+    await initNodes(info);
+    baseline = await snapshotAll(info);
+  });
+
+  it("boots both VMs, vm0 pings vm1, ssh reaches vm1, and the job leaves every node clean", async () => {
+    const probe = await writeUserScript(info, "e2e-probe.sh", PROBE);
+    const run = spawnPcocc(info, ["alloc", "-N2", "-c1", "-E", probe, "--user-data", userData, `${TINY}:2`]);
+    const code = await run.exited;
+    const jobId = jobIdFrom(run.out.stderr);
+    const transcript = `stdout:\n${run.out.stdout}\nstderr:\n${run.out.stderr}`;
+    expect(jobId, transcript).toBeDefined();
+    expect(code, transcript).toBe(0);
+    expect(run.out.stdout).toContain(`PROBE env job=${jobId} pcocc_job=${jobId} alloc=1`);
+    expect(run.out.stdout).toMatch(/PROBE vm1-ip=10\.\d+\.\d+\.\d+/);
+    expect(run.out.stdout).toContain("PROBE ping-ok");
+    expect(run.out.stdout).toContain("PROBE hostname=vm1");
+    expect(run.out.stderr).toMatch(/configuring hosts 2\/2/);
+    expect(run.out.stderr).toMatch(/starting VMs 2\/2/);
+    await expectJobGone(info, jobId!);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId!);
+  });
+});

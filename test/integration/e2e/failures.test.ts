@@ -1,0 +1,71 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { nodeExec, userExec, type LabInfo } from "../../../src/lab/index.js";
+import { useLab } from "../../support/lab.js";
+import {
+  expectJobGone,
+  expectNoJobKeys,
+  expectNodesClean,
+  initNodes,
+  jobIdFrom,
+  prepareUser,
+  snapshotAll,
+  spawnPcocc,
+  TINY,
+  waitUntil,
+  type NodeSnapshot,
+} from "./support.js";
+
+describe("failures end with a clear message and clean nodes", () => {
+  let info: LabInfo;
+  let baseline: NodeSnapshot[];
+  let userData: string;
+
+  beforeAll(async () => {
+    info = await useLab();
+    ({ userData } = await prepareUser(info));
+    await initNodes(info);
+    baseline = await snapshotAll(info);
+  });
+
+  const start = (def = `${TINY}:2`) =>
+    spawnPcocc(info, ["alloc", "-N2", "-c1", "-E", "sleep 600", "--user-data", userData, def]);
+
+  it("scancel during start-up", async () => {
+    const run = start();
+    const jobId = await waitUntil("the allocation", async () => jobIdFrom(run.out.stderr), 60_000);
+    await waitUntil(
+      "start-up progress",
+      async () => /configuring hosts|starting VMs/.test(run.out.stderr),
+      60_000,
+      100,
+    );
+    const c = await userExec(info, ["scancel", String(jobId)]);
+    expect(c.code, c.stderr).toBe(0);
+    const code = await run.exited;
+    expect(code).not.toBe(0);
+    expect(run.out.stderr).toMatch(/revoked|interrupted|terminated|Failed to start cluster/);
+    await expectJobGone(info, jobId);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  });
+
+  it("kill -9 of a hypervisor", async () => {
+    const run = start();
+    const jobId = await waitUntil("the allocation", async () => jobIdFrom(run.out.stderr), 60_000);
+    await waitUntil("both VMs running", async () => /starting VMs 2\/2/.test(run.out.stderr), 300_000, 200);
+    // block distribution: vm1 runs on the second node
+    const node = info.nodes[1]!;
+    const pid = await waitUntil("vm1's hypervisor pid", async () => {
+      const r = await nodeExec(node, ["sh", "-c", `cat \${PCOCC_TMPDIR:-/tmp}/.pcocc_${jobId}_vm_1/vm.json`]);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { pid: number }).pid : undefined;
+    });
+    const k = await nodeExec(node, ["kill", "-9", String(pid)]);
+    expect(k.code, k.stderr).toBe(0);
+    const code = await run.exited;
+    expect(code).not.toBe(0);
+    expect(run.out.stderr).toMatch(/The cluster terminated unexpectedly/);
+    await expectJobGone(info, jobId);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  });
+});
