@@ -227,28 +227,46 @@ export class QmpClient extends EventEmitter {
     });
   }
 
-  /** Every event from now until the connection closes (or the consumer stops iterating). */
-  async *events(): AsyncGenerator<QmpEvent> {
+  /**
+   * Every event from now until the connection closes. Listening starts at this call (not at the first
+   * `next()`), so events that arrive in between are kept.
+   */
+  events(): AsyncIterableIterator<QmpEvent> {
     const queue: QmpEvent[] = [];
     let wake: (() => void) | undefined;
+    let done = false;
     const onEvent = (ev: QmpEvent): void => {
       queue.push(ev);
       wake?.();
     };
     const onClose = (): void => wake?.();
-    this.on("event", onEvent);
-    this.on("close", onClose);
-    try {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift() as QmpEvent;
-        if (this.closedError) return;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    } finally {
+    const stop = (): void => {
+      done = true;
       this.off("event", onEvent);
       this.off("close", onClose);
-    }
+    };
+    this.on("event", onEvent);
+    this.on("close", onClose);
+    const iterator: AsyncIterableIterator<QmpEvent> = {
+      next: async () => {
+        for (;;) {
+          const ev = queue.shift();
+          if (ev) return { value: ev, done: false };
+          if (done || this.closedError) {
+            stop();
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      return: async () => {
+        stop();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   close(): void {
