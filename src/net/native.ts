@@ -1,0 +1,128 @@
+import { createRequire } from "node:module";
+import { PcoccError } from "../util/errors.js";
+
+/**
+ * Typed facade of the N-API addon in `native/` (rtnetlink, /dev/net/tun, network namespaces, libnftables,
+ * fork+exec in a namespace). Operations run in order on a libuv worker thread; a batch aimed at a
+ * namespace switches that worker thread into it (never the main thread) and back before returning.
+ */
+export type NetOp =
+  | {
+      op: "linkAdd";
+      kind: "bridge" | "veth" | "vxlan" | "dummy";
+      name: string;
+      /** veth peer name, and the namespace (path) the peer is created in. */
+      peer?: string;
+      peerNetns?: string;
+      vni?: number;
+      local?: string;
+      port?: number;
+      mtu?: number;
+      mac?: string;
+      master?: string;
+      netns?: string;
+      up?: boolean;
+      mayExist?: boolean;
+    }
+  | { op: "linkDel"; name: string; ifExists?: boolean }
+  | { op: "linkSet"; name: string; mtu?: number; mac?: string; master?: string; netns?: string; up?: boolean }
+  | {
+      op: "tapAdd";
+      name: string;
+      uid?: number;
+      gid?: number;
+      mtu?: number;
+      master?: string;
+      up?: boolean;
+      mayExist?: boolean;
+    }
+  | { op: "addrAdd"; dev: string; address: string }
+  | { op: "routeAdd"; dst: string; via?: string; dev?: string; onlink?: boolean }
+  | { op: "fdbAppend"; name: string; dst: string; mayExist?: boolean }
+  | { op: "linkList" }
+  | { op: "netnsAdd"; name: string; mayExist?: boolean }
+  | { op: "netnsDel"; name: string; ifExists?: boolean }
+  | { op: "sysctl"; path: string; value: string }
+  | { op: "nft"; json: string }
+  | { op: "spawn"; argv: string[]; env?: string[] };
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  kind: string;
+  master: number;
+  up: boolean;
+  mtu: number;
+  mac: string;
+}
+
+export interface SpawnResult {
+  pid: number;
+  status: number;
+  stderr: string;
+}
+
+interface Addon {
+  run(netnsPath: string, ops: NetOp[]): Promise<string[]>;
+}
+
+let addon: Addon | undefined;
+
+function load(): Addon {
+  if (!addon) {
+    try {
+      addon = createRequire(import.meta.url)("../../native/build/Release/pcocc_net.node") as Addon;
+    } catch (err) {
+      throw new PcoccError("pcocc native network addon is not built (run `npm run build:native` as root)", {
+        cause: err,
+      });
+    }
+  }
+  return addon;
+}
+
+/** An addon failure; `errno` is set when a system call or netlink request was refused. */
+export class NetOpError extends PcoccError {
+  constructor(
+    message: string,
+    readonly errno: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export function netnsPath(name: string): string {
+  return `/run/netns/${name}`;
+}
+
+/** Runs `ops` in order, in namespace `netns` (a name under /run/netns) or the caller's own. */
+export async function runOps(ops: NetOp[], netns?: string): Promise<string[]> {
+  try {
+    return await load().run(netns ? netnsPath(netns) : "", ops);
+  } catch (err) {
+    if (err instanceof PcoccError) throw err;
+    const e = err as Error & { errno?: number };
+    throw new NetOpError(e.message, e.errno);
+  }
+}
+
+export async function listLinks(netns?: string): Promise<LinkInfo[]> {
+  const [out] = await runOps([{ op: "linkList" }], netns);
+  return JSON.parse(out!) as LinkInfo[];
+}
+
+/** Applies one libnftables JSON document atomically; returns libnftables' JSON output (may be empty). */
+export async function nft(doc: unknown, netns?: string): Promise<string> {
+  const [out] = await runOps([{ op: "nft", json: JSON.stringify(doc) }], netns);
+  return out!;
+}
+
+/** fork+exec `argv` (absolute path) inside `netns` and waits for that first process to exit. */
+export async function spawnIn(
+  netns: string | undefined,
+  argv: string[],
+  env: string[] = [],
+): Promise<SpawnResult> {
+  const [out] = await runOps([{ op: "spawn", argv, env }], netns);
+  return JSON.parse(out!) as SpawnResult;
+}
