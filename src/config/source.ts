@@ -115,7 +115,7 @@ function describeIssue(issue: ZodIssue): Array<{ path: KeyPath; message: string 
     case "invalid_union": {
       // Prefer the branch that got past its type check: its error says what is actually wrong.
       const deep = issue.unionErrors.filter((e) =>
-        e.issues.some((i) => i.code !== "invalid_type" || i.path.length),
+        e.issues.some((i) => i.code !== "invalid_type" || i.path.length > issue.path.length),
       );
       const only = deep.length === 1 ? deep[0] : undefined;
       if (only) return only.issues.flatMap((i) => describeIssue(i));
