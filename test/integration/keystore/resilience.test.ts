@@ -1,0 +1,92 @@
+import { spawn } from "node:child_process";
+import { writeFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openKeystore } from "../../../src/keystore/index.js";
+import type { Entry, Keystore } from "../../../src/keystore/index.js";
+import { startEtcd } from "./etcd-fixture.js";
+import type { EtcdFixture } from "./etcd-fixture.js";
+
+let etcd: EtcdFixture;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+const view = (entries: Map<string, Entry>) =>
+  Object.fromEntries([...entries].map(([k, e]) => [k.slice(k.lastIndexOf("/") + 1), e.value]));
+
+describe("following a prefix", () => {
+  it("converges on etcd's state across an etcd restart and a compaction of the revision it resumes from", async () => {
+    const watcherKs = await openKeystore({ config: etcd.config(), as: "root" });
+    let latest: Record<string, unknown> = {};
+    let notify = () => {};
+    const following = await watcherKs.follow("/pcocc/global/w/", (entries) => {
+      latest = view(entries);
+      notify();
+    });
+    const until = (want: Record<string, unknown>) =>
+      new Promise<void>((resolve) => {
+        const check = () => JSON.stringify(latest) === JSON.stringify(want) && resolve();
+        notify = check;
+        check();
+      });
+
+    const writer1 = await openKeystore({ config: etcd.config(), as: "root" });
+    await writer1.put("/pcocc/global/w/a", 1);
+    await until({ a: 1 });
+    await writer1.close();
+
+    await etcd.restart();
+    const writer2: Keystore = await openKeystore({ config: etcd.config(), as: "root" });
+    await writer2.put("/pcocc/global/w/b", 2);
+    await writer2.put("/pcocc/global/w/a", 3);
+    const rev = await writer2.put("/pcocc/global/w/c", 4);
+    await writer2.delete("/pcocc/global/w/c");
+    await writer2.etcd.kv.compact({ revision: String(rev), physical: true });
+    await until({ a: 3, b: 2 });
+    await writer2.put("/pcocc/global/w/d", 5);
+    await until({ a: 3, b: 2, d: 5 });
+
+    await following.close();
+    await writer2.close();
+    await watcherKs.close();
+  });
+});
+
+describe("closing", () => {
+  it("lets the process exit while watches and keep-alives were running", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ks-exit-"));
+    const script = join(dir, "client.ts");
+    const index = join(process.cwd(), "src/keystore/index.ts");
+    await writeFile(
+      script,
+      `import { openKeystore, beginJob } from ${JSON.stringify(index)};
+const ks = await openKeystore({ config: JSON.parse(process.env.KS_CONFIG!), as: "root" });
+const job = await beginJob(ks, { jobId: 9, user: "alice" });
+job.keepAlive();
+await ks.follow("/pcocc/cluster/9/", () => {});
+await job.put("rank_map", [0]);
+await ks.close();
+console.log("closed");
+`,
+    );
+    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), [script], {
+      env: { ...process.env, KS_CONFIG: JSON.stringify(etcd.config()) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    // A hung client is killed after a minute; the assertion is about exiting on its own with status 0.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    clearTimeout(killer);
+    expect(out.trim()).toBe("closed");
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, stat, writeFile, chmod } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  checkJobId,
+  checkUserName,
+  endpointsOf,
+  ensureUserPassword,
+  hostState,
+  pickFreeIds,
+  readUserPassword,
+  summarizeHosts,
+  summarizeVms,
+  vmState,
+} from "../../../src/keystore/index.js";
+import type { HostState, KeystoreConfig } from "../../../src/keystore/index.js";
+import { readRootPassword } from "../../../src/keystore/credentials.js";
+import { PcoccError } from "../../../src/util/errors.js";
+
+const owners = (...pairs: Array<[number, number]>) => pairs.map(([id, job]) => ({ id, job }));
+
+describe("pickFreeIds", () => {
+  it("fills gaps lowest first, then continues after the highest", () => {
+    expect(pickFreeIds(owners([1, 7], [3, 7], [4, 8]), 10, 4)).toEqual([0, 2, 5, 6]);
+    expect(pickFreeIds([], 10, 3)).toEqual([0, 1, 2]);
+  });
+  it("returns nothing when the range cannot hold the request", () => {
+    expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 2)).toEqual([]);
+    expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 1)).toEqual([2]);
+  });
+});
+
+describe("host and VM progress", () => {
+  it("reports the slowest node and completion", () => {
+    const states = new Map<number, HostState>([
+      [0, hostState("complete")],
+      [2, hostState("network-config")],
+    ]);
+    const p = summarizeHosts(states, 3);
+    expect(p).toMatchObject({ done: 1, total: 3, complete: false });
+    expect(p.slowest).toEqual({ rank: 1, state: "not-started", desc: "waiting for batch manager" });
+    states.set(1, hostState("complete"));
+    states.set(2, hostState("complete"));
+    expect(summarizeHosts(states, 3)).toMatchObject({ done: 3, complete: true, slowest: undefined });
+  });
+  it("stops at the first failure with its reason", () => {
+    const states = new Map([[1, hostState("failed", "failed to setup network nat-rssh")]]);
+    expect(summarizeHosts(states, 2).failed).toEqual({ rank: 1, desc: "failed to setup network nat-rssh" });
+  });
+  it("tracks VMs until running", () => {
+    const vms = new Map([
+      [0, vmState("running", { hostname: "vm0" })],
+      [1, vmState("qemu-start")],
+    ]);
+    expect(summarizeVms(vms, 2)).toMatchObject({ done: 1, slowest: { rank: 1, desc: "starting qemu" } });
+  });
+});
+
+describe("key path segments", () => {
+  it("accepts user names and job ids, refuses path tricks", () => {
+    expect(checkUserName("alice")).toBe("alice");
+    expect(checkJobId(42)).toBe(42);
+    for (const bad of ["../root", "a/b", "", "x y", "a".repeat(40)]) {
+      expect(() => checkUserName(bad)).toThrow(PcoccError);
+    }
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => checkJobId(bad)).toThrow(PcoccError);
+  });
+});
+
+describe("endpoints", () => {
+  it("are built from batch.yaml settings", () => {
+    const config: KeystoreConfig = {
+      systemDir: "/etc/pcocc",
+      userDir: "/home/u/.pcocc",
+      batch: {
+        settings: {
+          "etcd-servers": ["etcd1", "fd00::1"],
+          "etcd-client-port": 2379,
+          "etcd-protocol": "https",
+          "etcd-auth-type": "password",
+        },
+      },
+    };
+    expect(endpointsOf(config)).toEqual(["https://etcd1:2379", "https://[fd00::1]:2379"]);
+  });
+});
+
+describe("credentials", () => {
+  it("generates a 32-hex, 0400 user password once and then reuses it", async () => {
+    const dir = join(await mkdtemp(join(tmpdir(), "ks-cred-")), "pcocc");
+    const [a, b] = await Promise.all([ensureUserPassword(dir), ensureUserPassword(dir)]);
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(b).toBe(a);
+    expect(await ensureUserPassword(dir)).toBe(a);
+    expect(await readUserPassword(dir)).toBe(a);
+    expect((await stat(join(dir, ".etcd-password"))).mode & 0o777).toBe(0o400);
+    expect((await readFile(join(dir, ".etcd-password"), "utf8")).trim()).toBe(a);
+  });
+  it("refuses a corrupt or missing user password file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ks-cred-"));
+    await expect(readUserPassword(dir)).rejects.toThrow(/created by your first pcocc alloc/);
+    await writeFile(join(dir, ".etcd-password"), "short\n");
+    await expect(ensureUserPassword(dir)).rejects.toThrow(/is invalid, please delete it/);
+  });
+  it("refuses a root password file readable by others", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ks-cred-"));
+    const file = join(dir, "etcd-password");
+    await writeFile(file, "secret\n", { mode: 0o644 });
+    await chmod(file, 0o644);
+    await expect(readRootPassword(dir)).rejects.toThrow(/accessible by other users/);
+    await chmod(file, 0o600);
+    expect(await readRootPassword(dir)).toBe("secret");
+  });
+});
