@@ -47,13 +47,19 @@ export async function importImage(
 ): Promise<ImportResult> {
   const uri = asUri(dst);
   noRevision(uri, "Import destination");
-  const wanted = checkFormat(opts.format);
-  let st;
-  try {
-    st = await stat(src);
-  } catch {
-    throw new PcoccError(`Source image ${src} does not exist`);
+  let wanted = checkFormat(opts.format);
+  let st = await stat(src).catch(() => undefined);
+  // pcocc also accepts the format as a prefix: `qcow2:/path/to/disk`
+  const prefixed = /^([a-z0-9]+):(.+)$/.exec(src);
+  if (!st && prefixed) {
+    if (wanted !== undefined && wanted !== prefixed[1]) {
+      throw new PcoccError(`Conflicting formats for ${src}: -t ${wanted} and prefix ${prefixed[1]}`);
+    }
+    wanted = prefixed[1];
+    src = prefixed[2]!;
+    st = await stat(src).catch(() => undefined);
   }
+  if (!st) throw new PcoccError(`Source image ${src} does not exist`);
   if (st.isDirectory())
     throw new PcoccError(`Source image ${src} is a directory (container images are not supported)`);
   const repo = targetRepository(config, uri);

@@ -10,6 +10,7 @@ import {
   importImage,
   listImageNames,
   listImages,
+  prepareSaveTarget,
   repoGc,
   repoList,
   resizeImage,
@@ -91,6 +92,9 @@ describe("image repositories with real qemu-img", () => {
       "Mismatch between specified format raw and detected image type qcow2",
     );
     expect((await importImage(config, qcowSrc, "global:q", { format: "qcow2" })).uri).toBe("global:q@0");
+    await expect(importImage(config, `raw:${qcowSrc}`, "global:q2")).rejects.toThrow(/Mismatch/);
+    expect((await importImage(config, `qcow2:${qcowSrc}`, "global:q2")).uri).toBe("global:q2@0");
+    await deleteImage(config, "global:q2");
     const out = join(dir, "q-out.qcow2");
     await exportImage(config, "global:q", out, { format: "qcow2" });
     expect(await compareImages(qcowSrc, out)).toBe(0);
@@ -174,10 +178,31 @@ describe("image repositories with real qemu-img", () => {
     await run("qemu-img", ["check", "-q", derived.topPath]);
   });
 
+  it("gives save a live staging target that gc keeps, and numbers concurrent commits consecutively", async () => {
+    const target = await prepareSaveTarget(config, "base");
+    expect(dirname(dirname(target.path))).toBe(join(config.repos[0]!.path, ".tmp"));
+    const top = (await resolveImage(config, "base")).topPath;
+    await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", top, target.path]);
+    await writePattern(target.path, "qcow2", 0x66, "20M", "1M");
+    expect(await repoGc(config, "user")).toMatchObject({ stagingDeleted: 0 });
+    await stat(target.path);
+    const other = await makeLayer(top, 0x67, "21M");
+    const [a, b] = await Promise.all([
+      addRevision(config, "base", target.path),
+      addRevision(config, "base", other),
+    ]);
+    await target.release();
+    expect([a.revision, b.revision].sort()).toEqual([4, 5]);
+    // each is its own save on top of revision 3, not on top of the other
+    expect(await readPatternOk(a.topPath, 0x66, "20M", "1M")).toBe(true);
+    expect(await readPatternOk(b.topPath, 0x67, "21M", "1M")).toBe(true);
+    expect((await resolveImage(config, `base@${a.revision}`)).layers).toHaveLength(2);
+  });
+
   it("resizes with a new layer and refuses to shrink", async () => {
     await expect(resizeImage(config, "base", "32M")).rejects.toThrow(/not larger/);
     const r = await resizeImage(config, "base", "128M");
-    expect(r.revision).toBe(4);
+    expect(r.revision).toBe(6);
     const info = JSON.parse(await run("qemu-img", ["info", "--output=json", r.topPath]));
     expect(info["virtual-size"]).toBe(128 * 2 ** 20);
     expect(await readPatternOk(r.topPath, 0x55, "16M", "1M")).toBe(true);
@@ -186,7 +211,7 @@ describe("image repositories with real qemu-img", () => {
   it("lists and shows images", async () => {
     const lists = await listImages(config);
     expect(lists.map((l) => l.images.map((i) => `${i.repo}:${i.name}@${i.revision}`))).toEqual([
-      ["user:base@4"],
+      ["user:base@6"],
       ["global:derived@0", "global:q@0"],
     ]);
     expect(
@@ -195,7 +220,7 @@ describe("image repositories with real qemu-img", () => {
     await expect(listImages(config, { pattern: "(" })).rejects.toThrow(/Invalid regular expression/);
     const show = await showImage(config, "base@1");
     expect(show).toMatchObject({ uri: "user:base@1", revision: 1, layers: 2 });
-    expect(show.revisions.map((r) => r.revision)).toEqual([4, 3, 2, 1, 0]);
+    expect(show.revisions.map((r) => r.revision)).toEqual([6, 5, 4, 3, 2, 1, 0]);
     expect(await listImageNames(config)).toEqual([
       { repo: "user", name: "base" },
       { repo: "global", name: "derived" },
@@ -206,7 +231,7 @@ describe("image repositories with real qemu-img", () => {
   it("delete + repo gc frees unreferenced layers only", async () => {
     expect(await copyImage(config, "base@1", "kept")).toBe("user:kept@0");
     const kept = await resolveImage(config, "kept");
-    const all = await resolveImage(config, "base@4");
+    const all = await resolveImage(config, "base@6");
     const rev2 = await resolveImage(config, "base@2");
     const rev3 = await resolveImage(config, "base@3");
     // a leftover of a dead commit and one of a live one (this process)
@@ -218,11 +243,11 @@ describe("image repositories with real qemu-img", () => {
     await writeFile(join(tmp, "tmpabcd"), "x");
 
     expect(await deleteImage(config, "base@2")).toEqual({ repo: "user", revisions: [2] });
-    expect(await deleteImage(config, "base")).toEqual({ repo: "user", revisions: [0, 1, 3, 4] });
+    expect(await deleteImage(config, "base")).toEqual({ repo: "user", revisions: [0, 1, 3, 4, 5, 6] });
     await expect(resolveImage(config, "base")).rejects.toThrow(/not found/);
     const gc = await repoGc(config, "user");
-    // rev2's layer, rev3's full image and the resize layer; base layers 0 and 1 are still used by "kept"
-    expect(gc.blobsDeleted).toBe(3);
+    // layers of revisions 2, 4, 5 and 6 and rev3's full image; base layers 0 and 1 are still used by "kept"
+    expect(gc.blobsDeleted).toBe(5);
     expect(gc.stagingDeleted).toBe(2);
     expect(gc.freedBytes).toBeGreaterThan(0);
     for (const gone of [rev2.topPath, rev3.topPath, all.topPath]) await expect(stat(gone)).rejects.toThrow();
