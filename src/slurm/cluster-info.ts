@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
+import { squeueJobs } from "./commands.js";
 import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
 
 /** What the launcher records about a running cluster (user keys of the job). */
@@ -26,21 +27,27 @@ function parseInfo(target: JobTarget, values: Map<string, unknown>): ClusterInfo
   return { ...target, definition, rankMap: rankMap as number[], nodes: nodes as string[] };
 }
 
-/** Reads (waiting while the cluster starts) the description of the target job's cluster. */
+/**
+ * Reads the description of the target job's cluster, waiting while a job that SLURM still runs starts up;
+ * a job SLURM does not know fails at once.
+ */
 export async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
   const prefix = clusterUserPrefix(target.user, target.jobId);
-  return ks.waitFor(
-    prefix,
-    (entries) => {
-      const values = new Map<string, unknown>();
-      for (const [k, e] of entries) values.set(k.slice(prefix.length), e.value);
-      return parseInfo(target, values);
-    },
-    {
-      timeoutMs: DESCRIBE_WAIT_MS,
-      timeoutMessage: `job ${target.jobId} of ${target.user} is not a running pcocc cluster`,
-    },
-  );
+  const parse = (entries: Map<string, { value: unknown }>) => {
+    const values = new Map<string, unknown>();
+    for (const [k, e] of entries) values.set(k.slice(prefix.length), e.value);
+    return parseInfo(target, values);
+  };
+  const now = parse((await ks.getPrefix(prefix)).entries);
+  if (now) return now;
+  const jobs = await squeueJobs({ jobId: String(target.jobId) });
+  if (!jobs.some((j) => j.user === target.user && /^(R|PD|CF)$/.test(j.state))) {
+    throw new PcoccError(`job ${target.jobId} of ${target.user} is not a running pcocc cluster`);
+  }
+  return ks.waitFor(prefix, parse, {
+    timeoutMs: DESCRIBE_WAIT_MS,
+    timeoutMessage: `job ${target.jobId} of ${target.user} is not a running pcocc cluster`,
+  });
 }
 
 /** Host port that reverse-NATs `vmRank:vmPort` (`/pcocc/cluster/<jobid>/rnat/<rank>/<port>`). */

@@ -19,3 +19,4 @@ export {
   type ClusterInfo,
   type VmLocation,
 } from "./cluster-info.js";
+export { placeVms, hopToNode, vmSet, type VmPlacement } from "./vm-placement.js";

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { PcoccError } from "../util/errors.js";
-import { openCluster, reverseNatPort, type VmLocation } from "./cluster-info.js";
+import { openCluster, reverseNatPort } from "./cluster-info.js";
 import { nodeAddress } from "./commands.js";
 import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";
 import {
@@ -73,10 +73,14 @@ export async function ncVm(args: string[]): Promise<number> {
  * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
  * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
  */
-export function runOnVmNode(loc: VmLocation, pcoccArgv: string[], opts: { pty: boolean }): Promise<number> {
+export function runOnVmNode(
+  loc: { jobId: number | string; node: string },
+  pcoccArgv: string[],
+  opts: { pty: boolean },
+): Promise<number> {
   const args = [
     "--jobid",
-    String(loc.cluster.jobId),
+    String(loc.jobId),
     "--overlap",
     "-Q",
     "-w",
