@@ -1,5 +1,5 @@
-import { existsSync, rmSync, rmdirSync, statSync } from "node:fs";
-import { LAB_NET } from "./layout.js";
+import { existsSync, readFileSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { LAB_HOST, LAB_NET } from "./layout.js";
 import type { LabPaths } from "./layout.js";
 import { destroyLabNetwork, labNetnsNames } from "./network.js";
 import { allPids, ancestry, nsOf, pidsWithEnv, processAlive, processComm, run, terminate } from "./procs.js";
@@ -88,6 +88,11 @@ export async function teardownLab(paths: LabPaths): Promise<void> {
   await terminate([...victims], 3000);
   await destroyLabNetwork();
   removeRuntime(paths, state?.createdMountpoints ?? []);
+  try {
+    if (readFileSync(LAB_HOST.ownerFile, "utf8").trim() === paths.dir) rmSync(LAB_HOST.ownerFile);
+  } catch {
+    /* not recorded */
+  }
 }
 
 function removeRuntime(paths: LabPaths, createdMountpoints: string[]): void {

@@ -1,6 +1,6 @@
 import { LAB_NET } from "./layout.js";
 import type { LabPaths } from "./layout.js";
-import { startDaemon, waitFor } from "./procs.js";
+import { processAlive, startDaemon, waitFor } from "./procs.js";
 import { PcoccError } from "../util/errors.js";
 
 const LOCAL = `http://127.0.0.1:${LAB_NET.etcdClientPort}`;
@@ -27,6 +27,11 @@ export function startEtcd(paths: LabPaths): number {
       `pcocclab=${peer}`,
       "--initial-cluster-state",
       "new",
+      // a single member elects itself after one election timeout: keep that short
+      "--heartbeat-interval",
+      "25",
+      "--election-timeout",
+      "250",
       "--logger",
       "zap",
       "--log-outputs",
@@ -58,8 +63,16 @@ async function call(path: string, body: unknown): Promise<void> {
  * Waits for etcd, then turns authentication on with a root user, as a site would run it. Done through
  * etcd's JSON gateway: four local HTTP calls instead of etcdctl processes.
  */
-export async function setupEtcdAuth(paths: LabPaths, rootPassword: string): Promise<void> {
-  await waitFor("etcd to become healthy", healthy, 20_000, `see ${paths.log}/etcd.log`);
+export async function setupEtcdAuth(paths: LabPaths, pid: number, rootPassword: string): Promise<void> {
+  await waitFor(
+    "etcd to become healthy",
+    async () => {
+      if (!processAlive(pid)) throw new PcoccError(`lab: etcd exited (see ${paths.log}/etcd.log)`);
+      return healthy();
+    },
+    20_000,
+    `see ${paths.log}/etcd.log`,
+  );
   await call("auth/user/add", { name: "root", password: rootPassword });
   await call("auth/role/add", { name: "root" });
   await call("auth/user/grant", { user: "root", role: "root" });

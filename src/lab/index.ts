@@ -4,7 +4,7 @@
  * unprivileged users). Used by the integration tests, the README demo and admins trying pcocc.
  * Production code never imports this folder.
  */
-import { defaultLabDir, labPaths } from "./layout.js";
+import { LAB_HOST, defaultLabDir, labPaths } from "./layout.js";
 import { withLabLock } from "./lock.js";
 import { readLabState, labRunning } from "./state.js";
 import type { LabInfo, LabUpOptions } from "./types.js";
@@ -21,7 +21,7 @@ export async function labUp(opts: LabUpOptions = {}, dir = defaultLabDir()): Pro
   const paths = labPaths(dir);
   const { mkdirSync } = await import("node:fs");
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return withLabLock(paths.lockFile, () => bringUp(paths, opts));
+  return withLabLock(LAB_HOST.lockFile, () => bringUp(paths, opts));
 }
 
 /** Stops everything the lab started and removes what it created; a no-op when it is down. */
@@ -30,7 +30,7 @@ export async function labDown(dir = defaultLabDir()): Promise<void> {
   if (!existsSync(dir)) return;
   const { teardownLab } = await import("./down.js");
   const paths = labPaths(dir);
-  await withLabLock(paths.lockFile, () => teardownLab(paths));
+  await withLabLock(LAB_HOST.lockFile, () => teardownLab(paths));
 }
 
 /** The running lab, or null when it is down (or only partly up). */

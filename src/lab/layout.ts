@@ -16,6 +16,13 @@ export const LAB_NET = {
   slurmdPort: 16818,
 } as const;
 
+/** Machine-wide: one lab at a time (fixed bridge, ports, namespace names), whatever its directory. */
+export const LAB_HOST = {
+  lockFile: "/run/pcocc-lab.lock",
+  /** holds the directory of the lab that owns the bridge and namespaces */
+  ownerFile: "/run/pcocc-lab.dir",
+} as const;
+
 export const LAB_USERS = ["pcocclab", "pcocclab2"] as const;
 
 /** Mount points bind-mounted per node inside each node's mount namespace. */
@@ -62,7 +69,6 @@ export function labPaths(dir: string) {
     etcdPasswordFile: join(etc, "pcocc", "etcd-password"),
     run,
     stateFile: join(run, "lab.json"),
-    lockFile: join(dir, "lab.lock"),
     log: join(dir, "log"),
     state: join(dir, "state"),
     ctldState: join(dir, "state", "ctld"),

@@ -5,7 +5,17 @@ import { join } from "node:path";
 import { labLeftovers, teardownLab } from "./down.js";
 import { setupEtcdAuth, startEtcd } from "./etcd.js";
 import { prepareGuests } from "./guests.js";
-import { LAB_NET, NODE_RUN_DIRS, etcdEndpoint, nodeIp, nodeName, repoRoot } from "./layout.js";
+import {
+  LAB_HOST,
+  LAB_NET,
+  NODE_RUN_DIRS,
+  etcdEndpoint,
+  labPaths,
+  nodeIp,
+  nodeName,
+  repoRoot,
+} from "./layout.js";
+import { PcoccError } from "../util/errors.js";
 import type { LabPaths } from "./layout.js";
 import { startMunged } from "./munge.js";
 import { createLabNetwork, nodeNetBatch } from "./network.js";
@@ -45,7 +55,10 @@ function sameOptions(a: Options, b: Options): boolean {
 /** The running lab if it matches the options; otherwise a fresh one (after tearing down any leftovers). */
 export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabInfo> {
   const options = resolveOptions(opts);
-  const say = opts.onProgress ?? (() => {});
+  const t0 = Date.now();
+  const progress = opts.onProgress ?? (() => {});
+  const say = (m: string) => progress(`${m} [${((Date.now() - t0) / 1000).toFixed(2)} s]`);
+  await claimHost(paths);
   const current = readLabState(paths);
   if (current?.ready && labRunning(current) && sameOptions(current.options, options)) {
     if (options.images && !current.options.images) {
@@ -79,7 +92,7 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   const ovsDbs = Promise.all(nodes.map((n) => createOvsDb(paths.node(n.name).ovsDb)));
   ovsDbs.catch(() => {});
   const etcdPid = startEtcd(paths);
-  const etcdReady = setupEtcdAuth(paths, secrets.etcdPassword);
+  const etcdReady = setupEtcdAuth(paths, etcdPid, secrets.etcdPassword);
   etcdReady.catch(() => {});
   const mungedPid = await startMunged(paths);
   const ctldPid = await startSlurmctld(paths);
@@ -105,15 +118,37 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   };
   // Recorded before waiting so that a failed start is still torn down by pid.
   writeLabState(paths, state);
-  await Promise.all([etcdReady, waitNodesReady(paths, started)]);
+  await Promise.all([
+    etcdReady.then(() => say("etcd ready with authentication")),
+    waitNodesReady(paths, started).then(() => say("all nodes idle, Open vSwitch up in each")),
+  ]);
   // A lab whose guest build fails is still a usable SLURM/etcd lab; the error is reported all the same.
   writeLabState(paths, { ...state, ready: true });
   if (guests) {
     say("preparing the lab guest images");
     writePcoccConfig(paths, await guests);
     writeLabState(paths, { ...state, ready: true, options });
+    say("lab guest images ready");
   }
   return info;
+}
+
+/** Refuses to start beside a running lab in another directory; takes over what a dead one left. */
+async function claimHost(paths: LabPaths): Promise<void> {
+  let owner = "";
+  try {
+    owner = readFileSync(LAB_HOST.ownerFile, "utf8").trim();
+  } catch {
+    /* no lab on this machine */
+  }
+  if (owner && owner !== paths.dir) {
+    const other = readLabState(labPaths(owner));
+    if (other && labRunning(other)) {
+      throw new PcoccError(`another lab is up in ${owner} (PCOCC_LAB_DIR): take it down first`);
+    }
+    await teardownLab(labPaths(owner));
+  }
+  writeFileSync(LAB_HOST.ownerFile, paths.dir + "\n");
 }
 
 function prepareDirs(paths: LabPaths, nodes: Array<{ name: string }>): void {
