@@ -43,8 +43,11 @@ async function newLayer(n: number): Promise<string> {
   return layer;
 }
 
-function startCommit(layer: string): { proc: ChildProcess; ready: Promise<void>; exited: Promise<string> } {
-  const proc = spawn(process.execPath, [child, JSON.stringify(config), "img", layer], {
+function startCommit(
+  layer: string,
+  mode = "commit",
+): { proc: ChildProcess; ready: Promise<void>; exited: Promise<string> } {
+  const proc = spawn(process.execPath, [child, mode, JSON.stringify(config), "img", layer], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -154,5 +157,22 @@ describe("addRevision killed at random points", () => {
     console.log(
       `crash test: ${killed} killed (${stages.join(", ")}), ${committed} completed, gc freed ${freed} bytes`,
     );
+  });
+
+  it("a commit that dies between storing its layer and writing the meta file leaves only gc garbage", async () => {
+    const before = await resolveImage(config, "img");
+    const c = startCommit(await newLayer(40), "orphan");
+    const status = await c.exited;
+    expect(status).toMatch(/^SIGKILL ready\nstored [0-9a-f]{64}/);
+    const orphan = /stored ([0-9a-f]{64})/.exec(status)![1]!;
+    const repo = config.repos[0]!.path;
+    await stat(join(repo, "data", orphan.slice(0, 2), orphan));
+    expect((await resolveImage(config, "img")).revision).toBe(before.revision);
+    await run("qemu-img", ["check", "-q", before.topPath]);
+    const gc = await repoGc(config, "user");
+    expect(gc).toMatchObject({ blobsDeleted: 1, stagingDeleted: 1 });
+    await expect(stat(join(repo, "data", orphan.slice(0, 2), orphan))).rejects.toThrow();
+    expect(await readdir(join(repo, ".tmp"))).toEqual([]);
+    await run("qemu-img", ["check", "-q", (await resolveImage(config, "img")).topPath]);
   });
 });
