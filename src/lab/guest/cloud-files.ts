@@ -1,0 +1,146 @@
+/**
+ * Files laid over the debootstrapped Debian to make the `cloud` lab guest. They are part of the recipe:
+ * changing any of them changes the cache key and rebuilds the image.
+ */
+
+export interface RootFile {
+  content: string;
+  mode?: number;
+}
+
+const READY_SCRIPT = `#!/bin/sh
+# The line tests and the lab wait for: cloud-init has applied the seed and sshd is listening.
+printf '\\npcocc-guest: ready hostname=%s\\n' "$(hostname)" >/dev/ttyS0
+`;
+
+const READY_UNIT = `[Unit]
+Description=Announce on the serial console that the pcocc lab guest is configured
+After=cloud-final.service ssh.service
+Wants=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/pcocc-guest-ready
+
+[Install]
+# cloud-final runs after multi-user.target, so hooking there would form an ordering cycle.
+WantedBy=cloud-init.target
+`;
+
+const CLOUD_CFG = `# pcocc lab guest: NoCloud only, and only the modules a lab VM needs (python start-up is slow under TCG).
+datasource_list: [NoCloud, None]
+locale: C.UTF-8
+manage_etc_hosts: true
+preserve_hostname: false
+network:
+  config: disabled
+ssh_deletekeys: true
+ssh_genkeytypes: [ed25519]
+ssh_quiet_keygen: true
+ssh:
+  emit_keys_to_console: false
+no_ssh_fingerprints: true
+cloud_init_modules:
+  - bootcmd
+  - write_files
+  - resizefs
+  - set_hostname
+  - update_hostname
+  - update_etc_hosts
+  - users_groups
+  - ssh
+cloud_config_modules:
+  - runcmd
+cloud_final_modules:
+  - write_files_deferred
+  - scripts_per_once
+  - scripts_per_boot
+  - scripts_per_instance
+  - scripts_user
+  - final_message
+`;
+
+// eth0 (NAT network) decides "online"; other NICs (eth1 on the private network) may stay silent.
+const NETWORK_ETH0 = `[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+
+[DHCPv4]
+ClientIdentifier=mac
+`;
+
+const NETWORK_OTHERS = `[Match]
+Name=eth* en*
+
+[Link]
+RequiredForOnline=no
+
+[Network]
+DHCP=ipv4
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+
+[DHCPv4]
+ClientIdentifier=mac
+RouteMetric=1024
+`;
+
+const WAIT_ONLINE = `[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=20
+`;
+
+export const CLOUD_ROOT_FILES: Record<string, RootFile> = {
+  "etc/fstab": { content: "LABEL=rootfs / ext4 rw,noatime,errors=remount-ro 0 1\n" },
+  "etc/hostname": { content: "localhost\n" },
+  "etc/hosts": { content: "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n" },
+  // Empty: each VM gets its own machine-id (and so its own DHCP/DUID identity) at first boot.
+  "etc/machine-id": { content: "" },
+  "etc/sysctl.d/60-pcocc-ping.conf": { content: "net.ipv4.ping_group_range = 0 2147483647\n" },
+  "etc/systemd/network/10-eth0.network": { content: NETWORK_ETH0 },
+  "etc/systemd/network/20-other-nics.network": { content: NETWORK_OTHERS },
+  "etc/systemd/system/systemd-networkd-wait-online.service.d/pcocc.conf": { content: WAIT_ONLINE },
+  "etc/cloud/cloud.cfg.d/90_pcocc_lab.cfg": { content: CLOUD_CFG },
+  "etc/systemd/system/pcocc-guest-ready.service": { content: READY_UNIT },
+  "usr/local/sbin/pcocc-guest-ready": { content: READY_SCRIPT, mode: 0o755 },
+  "etc/dpkg/dpkg.cfg.d/01-pcocc-nodoc": {
+    content:
+      "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/locale/*\n",
+  },
+};
+
+/** Symlinks (path → target) laid over the tree. */
+export const CLOUD_ROOT_LINKS: Record<string, string> = {
+  "etc/resolv.conf": "../run/systemd/resolve/stub-resolv.conf",
+};
+
+export const CLOUD_ENABLE_UNITS = [
+  "systemd-networkd.service",
+  "systemd-resolved.service",
+  "pcocc-guest-ready.service",
+];
+// Periodic maintenance a short-lived lab VM never needs, and that competes for TCG time at boot.
+export const CLOUD_MASK_UNITS = [
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+  "e2scrub_all.timer",
+  "e2scrub_reap.service",
+  "fstrim.timer",
+  "dpkg-db-backup.timer",
+  "getty@tty1.service",
+];
+
+/** Trimmed after debootstrap: documentation, translations, apt indexes, build-time host keys. */
+export const CLOUD_TRIM_DIRS = [
+  "usr/share/doc",
+  "usr/share/man",
+  "usr/share/info",
+  "usr/share/locale",
+  "usr/share/lintian",
+  "var/lib/apt/lists",
+  "var/cache/apt",
+];

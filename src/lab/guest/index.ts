@@ -1,0 +1,131 @@
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PcoccError } from "../../util/errors.js";
+import { DEFAULT_CACHE_DIR, publish, stagingDir, sweepStaging, withCacheLock } from "./cache.js";
+import { buildCloud, CLOUD_RECIPE, DEBOOTSTRAP_RECIPE, debootstrap } from "./cloud.js";
+import { buildKernelTree, type KernelTree, readKernelTree } from "./kernel.js";
+import { BUILD_VERSION, KERNEL_META_PACKAGE, recipeHash } from "./recipe.js";
+import { buildTiny, TINY_RECIPE } from "./tiny.js";
+
+export { DEFAULT_CACHE_DIR } from "./cache.js";
+export { TINY_NOCLOUD_SUBSET } from "./tiny.js";
+
+/** A directly booted guest: QEMU `-kernel`, `-initrd`, `-append kernelArgs`, disk on virtio-blk. */
+export interface GuestImage {
+  kernel: string;
+  initrd: string;
+  /** qcow2, used as the template image. */
+  disk: string;
+  kernelArgs: string;
+}
+
+export interface GuestImages {
+  /** Debian 12 + real cloud-init: the `lab` template. */
+  cloud: GuestImage;
+  /** NoCloud-SUBSET busybox guest for many-VM tests: the `lab-tiny` template. */
+  tiny: Omit<GuestImage, "disk"> & { disk?: string };
+}
+
+export interface EnsureGuestImagesOptions {
+  cacheDir?: string;
+  log?: (msg: string) => void;
+}
+
+const CLOUD_KERNEL_ARGS = "console=ttyS0 root=LABEL=rootfs rw net.ifnames=0";
+const TINY_KERNEL_ARGS = "console=ttyS0 net.ifnames=0";
+
+async function readManifest<T>(dir: string): Promise<T | undefined> {
+  try {
+    const m = JSON.parse(await readFile(join(dir, "image.json"), "utf8")) as Record<string, string>;
+    for (const key of ["kernel", "initrd", "disk"]) if (m[key]) await stat(m[key]);
+    return m as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns the lab guest images, building what is missing. Each part lives in its own cache dir named by
+ * the hash of its recipe (package lists, scripts, config files), so editing the recipe rebuilds only
+ * what it affects and an unchanged recipe costs a few stat calls.
+ */
+export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Promise<GuestImages> {
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  const log = opts.log ?? (() => {});
+  const kernelDir = join(cacheDir, `kernel-${recipeHash({ BUILD_VERSION, KERNEL_META_PACKAGE })}`);
+  const debootstrapHash = recipeHash({ BUILD_VERSION, DEBOOTSTRAP_RECIPE });
+  const debootstrapDir = join(cacheDir, `debootstrap-${debootstrapHash}`);
+  const cloudDir = join(
+    cacheDir,
+    `cloud-${recipeHash({ BUILD_VERSION, kernelDir, debootstrapHash, CLOUD_RECIPE })}`,
+  );
+  const tinyDir = join(cacheDir, `tiny-${recipeHash({ BUILD_VERSION, kernelDir, TINY_RECIPE })}`);
+
+  const cached = async () => {
+    const cloud = await readManifest<GuestImage>(cloudDir);
+    const tiny = await readManifest<GuestImages["tiny"]>(tinyDir);
+    return cloud && tiny ? { cloud, tiny } : undefined;
+  };
+  const hit = await cached();
+  if (hit) return hit;
+  if (process.getuid?.() !== 0) {
+    throw new PcoccError(`the lab guest images in ${cacheDir} are missing and building them needs root`);
+  }
+
+  return withCacheLock(cacheDir, async () => {
+    const again = await cached();
+    if (again) return again;
+    await sweepStaging(cacheDir);
+    const started = Date.now();
+
+    let kernel: KernelTree | undefined = await readKernelTree(kernelDir);
+    if (!kernel) {
+      log(`guest: downloading and unpacking ${KERNEL_META_PACKAGE} (about 15 s)...`);
+      const work = await stagingDir(cacheDir, "kernel");
+      await buildKernelTree(work, KERNEL_META_PACKAGE);
+      await publish(work, kernelDir);
+      kernel = await readKernelTree(kernelDir);
+      if (!kernel) throw new PcoccError(`${kernelDir}: kernel tree missing after build`);
+    }
+
+    let cloud = await readManifest<GuestImage>(cloudDir);
+    if (!cloud) {
+      if (!(await stat(join(debootstrapDir, "root", "sbin/init")).catch(() => undefined))) {
+        log(`guest: debootstrap ${DEBOOTSTRAP_RECIPE.suite} minbase + cloud-init (about 80 s)...`);
+        const work = await stagingDir(cacheDir, "debootstrap");
+        await debootstrap(work);
+        await publish(work, debootstrapDir);
+      }
+      const work = await stagingDir(cacheDir, "cloud");
+      const out = join(work, "out");
+      await buildCloud({ debootstrapRoot: join(debootstrapDir, "root"), kernel, work, out, log });
+      cloud = {
+        kernel: kernel.image,
+        initrd: join(cloudDir, "initrd.img"),
+        disk: join(cloudDir, "disk.qcow2"),
+        kernelArgs: CLOUD_KERNEL_ARGS,
+      };
+      await writeFile(join(out, "image.json"), JSON.stringify(cloud, null, 2));
+      await publish(out, cloudDir);
+    }
+
+    let tiny = await readManifest<GuestImages["tiny"]>(tinyDir);
+    if (!tiny) {
+      log("guest: building the tiny NoCloud-subset guest (about 10 s)...");
+      const work = await stagingDir(cacheDir, "tiny");
+      const out = join(work, "out");
+      await buildTiny({ kernel, work, out });
+      tiny = {
+        kernel: kernel.image,
+        initrd: join(tinyDir, "initrd.img"),
+        disk: join(tinyDir, "disk.qcow2"),
+        kernelArgs: TINY_KERNEL_ARGS,
+      };
+      await writeFile(join(out, "image.json"), JSON.stringify(tiny, null, 2));
+      await publish(out, tinyDir);
+    }
+    await sweepStaging(cacheDir);
+    log(`guest: images ready in ${cacheDir} (${Math.round((Date.now() - started) / 1000)} s)`);
+    return { cloud, tiny };
+  });
+}
