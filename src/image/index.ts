@@ -11,7 +11,7 @@
  * `.tmp`, renamed into `data/`, then the meta file appears with link(2) (never replacing one). `repo gc`
  * removes what an interrupted commit left behind.
  */
-export { type ImageUri, formatImageUri, parseImageUri, validateImageName } from "./uri.js";
+export { type ImageUri, formatImageUri, parseImageUri } from "./uri.js";
 export type { ImageMeta } from "./meta.js";
 export { type ReposConfig, type ResolvedImage, listImageNames, resolveImage } from "./resolve.js";
 export { type ImportResult, copyImage, exportImage, importImage } from "./transfer.js";
@@ -19,7 +19,6 @@ export {
   type CommittedRevision,
   type SaveTarget,
   addRevision,
-  parseSize,
   prepareSaveTarget,
   resizeImage,
 } from "./revision.js";
@@ -33,4 +32,4 @@ export {
   repoList,
   showImage,
 } from "./manage.js";
-export { formatGc, formatImageList, formatImageShow, formatRepoList, formatSize } from "./report.js";
+export { formatGc, formatImageList, formatImageShow, formatRepoList } from "./report.js";

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { lstat, readdir, rm, unlink } from "node:fs/promises";
+import { lstat, readdir, rm, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../util/errors.js";
 import { type BlobEntry, planGc } from "./gc.js";
@@ -157,6 +157,10 @@ export async function repoGc(config: ReposConfig, repoName: string): Promise<GcR
     }
     result.blobsDeleted++;
     result.freedBytes += blob.bytes;
+  }
+  for (const blob of plan.blobs) {
+    // empty fan-out directories go too (rmdir fails harmlessly on those still in use)
+    await rmdir(join(repo.dataDir, blob.hash.slice(0, 2))).catch(() => undefined);
   }
   for (const entry of plan.staging) {
     const path = join(repo.tmpDir, entry);

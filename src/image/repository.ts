@@ -202,7 +202,12 @@ export class Repository {
     await chmod(file, 0o444);
     await fsyncPath(file);
     try {
-      await rename(file, target);
+      await rename(file, target).catch(async (err: NodeJS.ErrnoException) => {
+        // a concurrent gc may have removed the (then empty) fan-out directory
+        if (err.code !== "ENOENT" || !(await pathExists(file))) throw err;
+        await this.mkdir(dir);
+        await rename(file, target);
+      });
     } catch (err) {
       throw this.fsError("cannot store layer", target, err);
     }
