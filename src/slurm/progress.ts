@@ -71,7 +71,7 @@ export function vmProgressLine(vms: VmProgress[], now = Date.now()): string {
   const v = slowest(vms, VM_ORDER);
   let what: string;
   if (v.state === undefined) what = "waiting for its hypervisor task to start";
-  else what = `${v.desc ?? VM_WORDS[v.state] ?? v.state}${ago(v.since, now)}`;
+  else what = `${VM_WORDS[v.state] ?? v.desc ?? v.state}${ago(v.since, now)}`;
   const tail = v.consoleTail ? `, console tail: ${truncate(v.consoleTail, 60)}` : "";
   return `${head} — ${v.name}: ${what}${tail}`;
 }

@@ -27,9 +27,11 @@ export class ProgressDisplay {
 
   update(line: string): void {
     if (line === this.last) return;
+    // off a terminal (batch output files), a line that only differs by its running clock is not news
+    const news = this.tty || line.replace(/\d+ s ago/, "") !== this.last.replace(/\d+ s ago/, "");
     this.last = line;
     if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
-    else process.stderr.write(`${line}\n`);
+    else if (news) process.stderr.write(`${line}\n`);
   }
 
   finish(line: string): void {

@@ -2,12 +2,6 @@ import { clusterPrefix, type JobHandle } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
 import type { NicSpec } from "../vm/index.js";
 
-export interface VmNetwork {
-  nics: NicSpec[];
-  /** DNS domain of the VM's private network, if it has one. */
-  domain?: string;
-}
-
 /** How long a hypervisor waits for its node's network setup to publish the VM's NICs. */
 const NIC_WAIT_MS = 60_000;
 
@@ -19,33 +13,30 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
  * from `/pcocc/cluster/<jobid>/<net>/<node_rank>` → `{ "vm-<rank>": { tap, mac, ... } }`. Values come from
  * etcd, so only well-formed tap names and MAC addresses are accepted.
  */
-export async function readVmNetwork(
+export async function readVmNics(
   job: JobHandle,
   networks: string[],
   nodeRank: number,
   rank: number,
-): Promise<VmNetwork> {
-  if (networks.length === 0) return { nics: [] };
+): Promise<NicSpec[]> {
+  if (networks.length === 0) return [];
   const base = clusterPrefix(job.jobId);
   return job.ks.waitFor(
     base,
     (entries) => {
       const nics: NicSpec[] = [];
-      let domain: string | undefined;
       for (const net of networks) {
         const node = entries.get(`${base}${net}/${nodeRank}`)?.value as Record<string, unknown> | undefined;
         const vm = node?.[`vm-${rank}`] as Record<string, unknown> | undefined;
         if (!vm) return undefined;
-        const tap = vm.tap ?? vm.tap_name;
-        const mac = vm.mac ?? vm.hwaddr;
+        const tap = vm.tap;
+        const mac = vm.mac;
         if (typeof tap !== "string" || !TAP.test(tap) || typeof mac !== "string" || !MAC.test(mac)) {
           throw new PcoccError(`network ${net}: malformed NIC record for vm${rank} in the keystore`);
         }
         nics.push({ tap, mac });
-        const d = vm["domain-name"] ?? vm.domain;
-        if (domain === undefined && typeof d === "string" && /^[A-Za-z0-9.-]{1,253}$/.test(d)) domain = d;
       }
-      return { nics, domain };
+      return nics;
     },
     {
       timeoutMs: NIC_WAIT_MS,

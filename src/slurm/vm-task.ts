@@ -16,7 +16,7 @@ import { scontrolShowJob } from "./commands.js";
 import { DEFINITION_ENV, MOUNTS_ENV, USER_DATA_ENV } from "./launcher.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
 import { parseTasksPerNode } from "./tasks.js";
-import { readVmNetwork } from "./vm-network.js";
+import { readVmNics } from "./vm-network.js";
 
 /** What one hypervisor task learns from SLURM's environment. */
 export function taskFromEnv(env: NodeJS.ProcessEnv) {
@@ -140,16 +140,17 @@ export async function buildVmSpec(
   if (!vm) throw new PcoccError(`task ${task.rank} has no VM in cluster definition '${task.definition}'`);
   const tpl = resolveTemplate(config, vm.template);
   const networks = config.resourceSets[vm.resourceSet]?.networks ?? [];
-  const [image, net, mem] = await Promise.all([
+  const [image, nics, mem] = await Promise.all([
     tpl.settings.image ? resolveImage(config, tpl.settings.image) : undefined,
-    readVmNetwork(job, networks, task.nodeRank, task.rank),
+    readVmNics(job, networks, task.nodeRank, task.rank),
     jobMemory(task.jobId, env),
   ]);
   const s = tpl.settings;
   return {
     rank: task.rank,
     name: vm.name,
-    hostname: net.domain ? `${vm.name}.${net.domain}` : vm.name,
+    // the short name: guests resolve the others through the network's DNS domain
+    hostname: vm.name,
     template: {
       "qemu-bin": s["qemu-bin"],
       "machine-type": s["machine-type"],
@@ -168,7 +169,7 @@ export async function buildVmSpec(
     },
     imagePath: image?.topPath,
     imageUri: s.image ?? undefined,
-    nics: net.nics,
+    nics,
     vcpus: task.cpusPerTask,
     memoryMiB: vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode),
     userDataFile: task.userData,
