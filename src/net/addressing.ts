@@ -1,0 +1,57 @@
+import { parseCidr } from "../config/index.js";
+import { PcoccError } from "../util/errors.js";
+
+/** pcocc's addressing on an ethernet network; pure. */
+
+export function ipToString(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+}
+
+export interface Subnet {
+  base: number;
+  prefix: number;
+  size: number;
+}
+
+export function subnet(cidr: string, what: string): Subnet {
+  const c = parseCidr(cidr);
+  if (!c) throw new PcoccError(`invalid ${what} ${cidr}`);
+  return { base: c.address, prefix: c.prefix, size: 2 ** (32 - c.prefix) };
+}
+
+/** The k-th VM of a network (rank order among the VMs attached to it): vm0 gets the first address. */
+export function vmIp(net: Subnet, k: number): string {
+  if (k + 1 >= net.size - 3) throw new PcoccError(`too many VMs for a /${net.prefix} network`);
+  return ipToString(net.base + k + 1);
+}
+
+/** Reserved near the top of the int network: virtual gateway (.254) and DHCP/DNS (.253). */
+export const gatewayIp = (net: Subnet): string => ipToString(net.base + net.size - 2);
+export const dnsIp = (net: Subnet): string => ipToString(net.base + net.size - 3);
+/** Address ids of the ext network are 0..size-3; id i is base+i+1 and base+size-2 is the host side. */
+export const extIp = (net: Subnet, id: number): string => ipToString(net.base + id + 1);
+export const extGatewayIp = (net: Subnet): string => ipToString(net.base + net.size - 2);
+export const extIdCount = (net: Subnet): number => net.size - 2;
+
+export function netmask(prefix: number): string {
+  return ipToString(prefix === 0 ? 0 : (2 ** 32 - 2 ** (32 - prefix)) >>> 0);
+}
+
+/** `<mac-prefix>:` + (k + offset) in the remaining bytes (vm0 → 52:54:00:00:00:00). */
+export function vmMac(prefix: string, k: number): string {
+  const head = prefix.toLowerCase().split(":");
+  const tailBytes = 6 - head.length;
+  if (k >= 2 ** (8 * tailBytes) - 3) throw new PcoccError(`MAC prefix ${prefix} has no room for VM ${k}`);
+  const tail: string[] = [];
+  for (let i = tailBytes - 1; i >= 0; i--)
+    tail.push((Math.floor(k / 2 ** (8 * i)) % 256).toString(16).padStart(2, "0"));
+  return [...head, ...tail].join(":");
+}
+
+/** Reserved MACs at the top of the prefix's space: ff:ff:fe virtual gateway, ff:ff:fd DHCP/DNS. */
+export function reservedMac(prefix: string, last: "fe" | "fd"): string {
+  const head = prefix.toLowerCase().split(":");
+  const tail: string[] = [];
+  for (let i = head.length; i < 6; i++) tail.push(i === 5 ? last : "ff");
+  return [...head, ...tail].join(":");
+}

@@ -1,0 +1,321 @@
+import { describe, expect, it } from "vitest";
+import type { PcoccConfig } from "../../../src/config/index.js";
+import { netmask, reservedMac, vmMac } from "../../../src/net/addressing.js";
+import {
+  jobNetworks,
+  planInit,
+  planNode,
+  type JobSpec,
+  type NodeFacts,
+  type Step,
+} from "../../../src/net/plan.js";
+
+const eth = (name: string, settings: Record<string, unknown>): unknown => ({
+  name,
+  type: "ethernet",
+  settings: {
+    "network-layer": "L3",
+    "int-network": "10.251.0.0/16",
+    "ext-network": "10.250.0.0/16",
+    "mac-prefix": "52:54:00",
+    "mac-start-offset": 0,
+    "host-if-suffix": "",
+    mtu: 1500,
+    "allow-outbound": "all",
+    "manage-ip-forward": true,
+    "datapath-type": "netdev",
+    ...settings,
+  },
+});
+
+const config = {
+  networks: {
+    "nat-rssh": eth("nat-rssh", {
+      "dev-prefix": "nat",
+      "reverse-nat": { "vm-port": 22, "min-host-port": 60222, "max-host-port": 60224 },
+      "domain-name": "lab.test",
+    }),
+    pv: eth("pv", { "dev-prefix": "pv", "network-layer": "L2", "mac-prefix": "52:54:01" }),
+    ib: { name: "ib", type: "infiniband", settings: {} },
+  },
+  resourceSets: {
+    default: { name: "default", networks: ["nat-rssh"] },
+    cluster: { name: "cluster", networks: ["nat-rssh", "pv"] },
+    l2: { name: "l2", networks: ["pv"] },
+    withib: { name: "withib", networks: ["ib"] },
+  },
+} as unknown as PcoccConfig;
+
+const job = (over: Partial<JobSpec> = {}): JobSpec => ({
+  jobId: 42,
+  user: "alice",
+  uid: 1001,
+  gid: 1001,
+  nodeRank: 0,
+  nodes: ["node1", "node2"],
+  vmsPerNode: [1, 1],
+  resourceDefinition: "default:2",
+  ...over,
+});
+
+const facts = (over: Partial<NodeFacts> = {}): NodeFacts => ({
+  nodeAddrs: ["10.231.0.11", "10.231.0.12"],
+  usedLinkNames: [],
+  usedHostPorts: [],
+  hostDomain: "",
+  runDir: "/run/pcocc",
+  ...over,
+});
+
+const opsOf = (steps: Step[], netns?: string): Array<Record<string, unknown>> =>
+  steps.flatMap((s) =>
+    s.kind === "ops" && s.netns === netns ? (s.ops as Array<Record<string, unknown>>) : [],
+  );
+
+describe("addressing", () => {
+  it("derives MACs from the prefix and the VM index, with reserved top addresses", () => {
+    expect(vmMac("52:54:00", 0)).toBe("52:54:00:00:00:00");
+    expect(vmMac("52:54:00", 258)).toBe("52:54:00:00:01:02");
+    expect(vmMac("52:54:00:AB", 1)).toBe("52:54:00:ab:00:01");
+    expect(reservedMac("52:54:00", "fe")).toBe("52:54:00:ff:ff:fe");
+    expect(reservedMac("52:54", "fd")).toBe("52:54:ff:ff:ff:fd");
+    expect(netmask(16)).toBe("255.255.0.0");
+    expect(netmask(0)).toBe("0.0.0.0");
+    expect(() => vmMac("52:54:00:00", 65533)).toThrow(/no room/);
+  });
+});
+
+describe("jobNetworks", () => {
+  it("numbers VMs per network in rank order and picks the lowest node as master", () => {
+    const nets = jobNetworks(config, job({ resourceDefinition: "default:1,cluster:2", vmsPerNode: [1, 2] }));
+    const nat = nets.find((n) => n.net.name === "nat-rssh")!;
+    const pv = nets.find((n) => n.net.name === "pv")!;
+    expect(nat.vms).toEqual([
+      { rank: 0, k: 0, node: 0 },
+      { rank: 1, k: 1, node: 1 },
+      { rank: 2, k: 2, node: 1 },
+    ]);
+    expect(pv.vms).toEqual([
+      { rank: 1, k: 0, node: 1 },
+      { rank: 2, k: 1, node: 1 },
+    ]);
+    expect(pv.master).toBe(1);
+    expect(pv.nodes).toEqual([1]);
+  });
+
+  it("rejects inconsistent or unsupported inputs with a clear error", () => {
+    expect(() => jobNetworks(config, job({ vmsPerNode: [1, 2] }))).toThrow(
+      /2 VMs but the job places 3 tasks/,
+    );
+    expect(() => jobNetworks(config, job({ resourceDefinition: "nope:2" }))).toThrow(
+      /unknown resource set 'nope'/,
+    );
+    expect(() => jobNetworks(config, job({ resourceDefinition: "withib:2" }))).toThrow(
+      /type infiniband is not supported/,
+    );
+    expect(() => jobNetworks(config, job({ resourceDefinition: "default:x" }))).toThrow(
+      /invalid resource definition/,
+    );
+  });
+});
+
+describe("planNode (L3, two nodes)", () => {
+  const allocs = { "nat-rssh": { vni: 1024, extIds: [5] } };
+  const master = planNode(config, job(), facts({ usedHostPorts: [60222] }), allocs);
+  const other = planNode(config, job({ nodeRank: 1 }), facts(), { "nat-rssh": { vni: 1024, extIds: [6] } });
+
+  it("gives vm0 the first address and MAC, a user-owned tap and a free host port", () => {
+    expect(master.published["nat-rssh"]!["vm-0"]).toEqual({
+      tap: "nat_tap0",
+      mac: "52:54:00:00:00:00",
+      ip: "10.251.0.1",
+      "ext-ip": "10.250.0.6",
+      hostPort: 60223,
+      "domain-name": "lab.test",
+    });
+    expect(other.published["nat-rssh"]!["vm-1"]).toMatchObject({
+      mac: "52:54:00:00:00:01",
+      ip: "10.251.0.2",
+      hostPort: 60222,
+    });
+    expect(opsOf(master.steps)).toContainEqual({
+      op: "tapAdd",
+      name: "nat_tap0",
+      uid: 1001,
+      gid: 1001,
+      mtu: 1500,
+      up: true,
+    });
+    expect(master.rnat).toEqual([{ rank: 0, vmPort: 22, hostPort: 60223 }]);
+  });
+
+  it("tunnels to the peer node only, filtered by VNI and source", () => {
+    const ops = opsOf(master.steps);
+    expect(ops).toContainEqual(
+      expect.objectContaining({
+        op: "linkAdd",
+        kind: "vxlan",
+        name: "nat_vx0",
+        vni: 1024,
+        local: "10.231.0.11",
+      }),
+    );
+    expect(ops.filter((o) => o.op === "fdbAppend")).toEqual([
+      { op: "fdbAppend", name: "nat_vx0", dst: "10.231.0.12" },
+    ]);
+    const nft = JSON.stringify(master.steps.find((s) => s.kind === "nft" && !s.netns));
+    expect(nft).toContain('"table":"pcocc_j42"');
+    expect(nft).toContain('{"set":["10.231.0.12"]}');
+    expect(nft).toContain('"right":1024');
+    expect(nft).toContain('{"dnat":{"addr":"10.250.0.6","port":22}}');
+    const bridge = master.steps.find((s) => s.kind === "ovs-bridge");
+    expect(bridge).toEqual({
+      kind: "ovs-bridge",
+      bridge: {
+        name: "nat_br0",
+        datapathType: "netdev",
+        ports: [
+          { name: "nat_tap0", type: "" },
+          { name: "nat_vx0", type: "", protected: true },
+          { name: "nat_vg0", type: "", protected: true },
+          { name: "nat_vd0", type: "" },
+        ],
+      },
+    });
+  });
+
+  it("runs DHCP/DNS on the master node only, with every VM of the network", () => {
+    const daemon = master.steps.find((s) => s.kind === "daemon");
+    expect(daemon).toMatchObject({
+      netns: "pcocc_j42n0_nat-rssh_dns",
+      pidFile: "/run/pcocc/job-42/nat-rssh.dnsmasq.pid",
+    });
+    expect(daemon && "argv" in daemon && daemon.argv).toEqual(
+      expect.arrayContaining([
+        "/usr/sbin/dnsmasq",
+        "--listen-address=10.251.255.253",
+        "--dhcp-option=option:router,10.251.255.254",
+        "--domain=lab.test",
+      ]),
+    );
+    const files = master.steps.filter((s) => s.kind === "file");
+    expect(files).toEqual([
+      {
+        kind: "file",
+        path: "/run/pcocc/job-42/nat-rssh.hosts",
+        content: "10.251.0.1 vm0.lab.test vm0\n10.251.0.2 vm1.lab.test vm1\n",
+      },
+      {
+        kind: "file",
+        path: "/run/pcocc/job-42/nat-rssh.dhcp",
+        content: "52:54:00:00:00:00,10.251.0.1,vm0,infinite\n52:54:00:00:00:01,10.251.0.2,vm1,infinite\n",
+      },
+    ]);
+    expect(other.steps.some((s) => s.kind === "daemon")).toBe(false);
+    expect(other.record.netns).toEqual(["pcocc_j42n1_nat-rssh"]);
+  });
+
+  it("routes each VM's external address to the router namespace, which does the 1:1 NAT", () => {
+    expect(opsOf(master.steps)).toContainEqual({ op: "routeAdd", dst: "10.250.0.6/32", dev: "nat_vu0" });
+    expect(opsOf(master.steps)).toContainEqual({
+      op: "addrAdd",
+      dev: "nat_vu0",
+      address: "10.250.255.254/32",
+    });
+    const router = opsOf(master.steps, "pcocc_j42n0_nat-rssh");
+    expect(router).toContainEqual({ op: "linkSet", name: "int0", mac: "52:54:00:ff:ff:fe", up: true });
+    expect(router).toContainEqual({ op: "addrAdd", dev: "int0", address: "10.251.255.254/16" });
+    expect(router).toContainEqual({
+      op: "routeAdd",
+      dst: "default",
+      via: "10.250.255.254",
+      dev: "ext0",
+      onlink: true,
+    });
+    const nat = JSON.stringify(
+      master.steps.find((s) => s.kind === "nft" && s.netns === "pcocc_j42n0_nat-rssh"),
+    );
+    expect(nat).toContain('{"snat":{"addr":"10.250.0.6"}}');
+    expect(nat).toContain('{"dnat":{"addr":"10.251.0.1"}}');
+  });
+
+  it("records everything it makes, and avoids names in use", () => {
+    expect(master.record).toEqual({
+      jobId: 42,
+      nodeRank: 0,
+      user: "alice",
+      dir: "/run/pcocc/job-42",
+      links: ["nat_tap0", "nat_vx0", "nat_vg0", "nat_vu0", "nat_vd0"],
+      netns: ["pcocc_j42n0_nat-rssh", "pcocc_j42n0_nat-rssh_dns"],
+      bridges: ["nat_br0"],
+      nftTables: ["pcocc_j42"],
+      pidFiles: ["/run/pcocc/job-42/nat-rssh.dnsmasq.pid"],
+      hostPorts: [60223],
+      extIds: { "nat-rssh": [5] },
+      vnis: { "nat-rssh": 1024 },
+      keys: ["rnat/0/22", "nat-rssh/0"],
+    });
+    const busy = planNode(
+      config,
+      job(),
+      facts({ usedLinkNames: ["nat_tap0", "nat_br0", "nat_br1"] }),
+      allocs,
+    );
+    expect(busy.record.links[0]).toBe("nat_tap1");
+    expect(busy.record.bridges).toEqual(["nat_br2"]);
+  });
+
+  it("fails when the node has no reverse NAT port left", () => {
+    expect(() => planNode(config, job(), facts({ usedHostPorts: [60222, 60223, 60224] }), allocs)).toThrow(
+      /no free reverse NAT host port/,
+    );
+  });
+});
+
+describe("planNode (L2) and planInit", () => {
+  it("makes only a bridge, taps and the tunnel for an L2 network", () => {
+    const plan = planNode(config, job({ resourceDefinition: "l2:2" }), facts(), {
+      pv: { vni: 1030, extIds: [] },
+    });
+    expect(plan.record.netns).toEqual([]);
+    expect(plan.record.links).toEqual(["pv_tap0", "pv_vx0"]);
+    expect(plan.published.pv!["vm-0"]).toEqual({ tap: "pv_tap0", mac: "52:54:01:00:00:00" });
+    expect(plan.steps.some((s) => s.kind === "daemon")).toBe(false);
+  });
+
+  it("a single-node job has no tunnel at all", () => {
+    const plan = planNode(config, job({ resourceDefinition: "l2:2", vmsPerNode: [2, 0] }), facts(), {
+      pv: { vni: 1030, extIds: [] },
+    });
+    expect(plan.record.links).toEqual(["pv_tap0", "pv_tap1"]);
+    expect(plan.record.nftTables).toEqual([]);
+  });
+
+  it("uses OVS vxlan ports per peer on the kernel datapath", () => {
+    const sys = {
+      ...config,
+      networks: {
+        ...config.networks,
+        pv: eth("pv", { "dev-prefix": "pv", "network-layer": "L2", "datapath-type": "system" }),
+      },
+    } as unknown as PcoccConfig;
+    const plan = planNode(sys, job({ resourceDefinition: "l2:2" }), facts(), {
+      pv: { vni: 1030, extIds: [] },
+    });
+    const bridge = plan.steps.find((s) => s.kind === "ovs-bridge");
+    expect(bridge && "bridge" in bridge && bridge.bridge.ports[1]).toEqual({
+      name: "pv_br0_1",
+      type: "vxlan",
+      options: { remote_ip: "10.231.0.12", key: "1030", local_ip: "10.231.0.11" },
+      protected: true,
+    });
+  });
+
+  it("init masquerades and isolates each L3 external network", () => {
+    const { doc, forwarding } = planInit(config);
+    expect(forwarding).toBe(true);
+    const s = JSON.stringify(doc);
+    expect(s).toContain('{"prefix":{"addr":"10.250.0.0","len":16}}');
+    expect(s).toContain('"masquerade":null');
+  });
+});
