@@ -14,14 +14,28 @@ export type { NodeExecOptions, UserExecOptions } from "./exec.js";
 export type { RunResult } from "./procs.js";
 export { labEnv, nodeArgv, nodeExec, nodeSpawn, userEnv, userExec, userSpawn } from "./exec.js";
 
-/** Brings the lab up (idempotent: a running lab with the same shape is returned as is). */
+/**
+ * Brings the lab up (idempotent: a running lab with the same shape is returned as is), then, unless
+ * `images: false`, makes sure the guest images are built, imported and templated. The images step runs
+ * outside the machine-wide lab lock: its cold build takes minutes and others may use the lab meanwhile.
+ */
 export async function labUp(opts: LabUpOptions = {}, dir = defaultLabDir()): Promise<LabInfo> {
-  const { runInstallDeps, bringUp } = await import("./up.js");
+  const { runInstallDeps, bringUp, writePcoccConfig } = await import("./up.js");
   await runInstallDeps();
   const paths = labPaths(dir);
   const { mkdirSync } = await import("node:fs");
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  return withLabLock(LAB_HOST.lockFile, () => bringUp(paths, opts));
+  const info = await withLabLock(LAB_HOST.lockFile, () => bringUp(paths, opts));
+  if (opts.images ?? true) {
+    const { prepareGuests } = await import("./guests.js");
+    const say = opts.onProgress ?? (() => {});
+    say("preparing the lab guest images");
+    await withLabLock(`${dir}/images.lock`, async () =>
+      writePcoccConfig(paths, await prepareGuests(paths, say)),
+    );
+    say("lab guest images ready");
+  }
+  return info;
 }
 
 /** Stops everything the lab started and removes what it created; a no-op when it is down. */

@@ -39,7 +39,7 @@ export interface LabUpOptions {
 /** What a running lab records in `<lab>/run/lab.json`: its public info plus the pids it must stop. */
 export interface LabState {
   info: LabInfo;
-  options: { nodes: number; cpus: number; memMiB: number; prologFlags: string; images: boolean };
+  options: { nodes: number; cpus: number; memMiB: number; prologFlags: string };
   daemons: { etcd: number; munged: number; slurmctld: number };
   /** mount points the lab created on the host (removed by down when still empty) */
   createdMountpoints: string[];

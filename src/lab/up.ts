@@ -4,7 +4,6 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { labLeftovers, teardownLab } from "./down.js";
 import { setupEtcdAuth, startEtcd } from "./etcd.js";
-import { prepareGuests } from "./guests.js";
 import {
   LAB_HOST,
   LAB_NET,
@@ -44,10 +43,9 @@ export function resolveOptions(opts: LabUpOptions): Options {
   }
   const prologFlags = opts.prologFlags ?? "";
   if (!/^[A-Za-z,]*$/.test(prologFlags)) throw new Error(`invalid PrologFlags '${prologFlags}'`);
-  return { nodes, cpus, memMiB, prologFlags, images: opts.images ?? true };
+  return { nodes, cpus, memMiB, prologFlags };
 }
 
-/** Images can be added to a running lab; everything else needs a restart. */
 function sameOptions(a: Options, b: Options): boolean {
   return a.nodes === b.nodes && a.cpus === b.cpus && a.memMiB === b.memMiB && a.prologFlags === b.prologFlags;
 }
@@ -61,11 +59,6 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   await claimHost(paths);
   const current = readLabState(paths);
   if (current?.ready && labRunning(current) && sameOptions(current.options, options)) {
-    if (options.images && !current.options.images) {
-      say("preparing the lab guest images");
-      writePcoccConfig(paths, await prepareGuests(paths, say));
-      writeLabState(paths, { ...current, options: { ...current.options, images: true } });
-    }
     say("lab already up");
     return current.info;
   }
@@ -73,10 +66,6 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
     say("stopping the previous lab");
     await teardownLab(paths);
   }
-
-  // Start the guest build at once: cold it takes minutes, warm it is a cache check.
-  const guests = options.images ? prepareGuests(paths, say) : null;
-  guests?.catch(() => {});
 
   const [user, user2] = await ensureLabUsers();
   const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: nodeName(i), ip: nodeIp(i) }));
@@ -111,7 +100,7 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   };
   const state: LabState = {
     info,
-    options: { ...options, images: false },
+    options,
     daemons: { etcd: etcdPid, munged: mungedPid, slurmctld: ctldPid },
     createdMountpoints,
     ready: false,
@@ -122,14 +111,7 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
     etcdReady.then(() => say("etcd ready with authentication")),
     waitNodesReady(paths, started).then(() => say("all nodes idle, Open vSwitch up in each")),
   ]);
-  // A lab whose guest build fails is still a usable SLURM/etcd lab; the error is reported all the same.
   writeLabState(paths, { ...state, ready: true });
-  if (guests) {
-    say("preparing the lab guest images");
-    writePcoccConfig(paths, await guests);
-    writeLabState(paths, { ...state, ready: true, options });
-    say("lab guest images ready");
-  }
   return info;
 }
 
@@ -243,7 +225,10 @@ function writeSlurmFiles(
   writeFileSync(paths.hosts, renderHosts(controllerHost, nodes));
 }
 
-function writePcoccConfig(paths: LabPaths, guests: { cloud: GuestBoot; tiny: GuestBoot } | null): void {
+export function writePcoccConfig(
+  paths: LabPaths,
+  guests: { cloud: GuestBoot; tiny: GuestBoot } | null,
+): void {
   const files = renderPcoccConfig({ imagesRepo: paths.images, guests });
   for (const [name, content] of Object.entries(files)) {
     // keep templates from an earlier up while this one has not prepared the guests (yet)

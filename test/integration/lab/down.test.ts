@@ -98,7 +98,8 @@ describe("lab down", () => {
       expect(existsSync(paths.nodes)).toBe(false);
       expect(existsSync(paths.node(node1!.name).ovsDb)).toBe(false);
     } finally {
-      lab = await labUp(options ?? {});
+      // templates stay in place: the guest images need no rebuild
+      lab = await labUp({ ...options, images: false });
     }
     // the lab is usable again
     const again = await run(["srun", "-N2", "hostname"], { env: { ...process.env, ...env } });
