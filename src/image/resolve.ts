@@ -53,7 +53,14 @@ export function targetRepository(config: ReposConfig, uri: ImageUri): Repository
 }
 
 export function asUri(uri: string | ImageUri): ImageUri {
-  return typeof uri === "string" ? parseImageUri(uri) : uri;
+  if (typeof uri !== "string") return uri;
+  if (uri.includes("/")) {
+    throw new PcoccError(
+      `Image '${uri}' is a directory path: directory images (deprecated in pcocc) are not supported; ` +
+        "import the disk into a repository with `pcocc image import FILE NAME` and use NAME",
+    );
+  }
+  return parseImageUri(uri);
 }
 
 /** Revision chosen in one repository, or undefined when it has none that matches. */
