@@ -11,7 +11,7 @@ import {
   type VmState,
 } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
-import { describeStepExit, type HypervisorStep, type StepExit } from "./hypervisor-step.js";
+import type { HypervisorStep, StepExit } from "./hypervisor-step.js";
 import {
   firstFailure,
   hostProgressLine,
@@ -55,13 +55,16 @@ export interface WaitContext {
   timeoutMs: number;
 }
 
-/** Why the step died, with srun's last words (a SPANK setup failure prints its reason there). */
+/** Why the step died, with the reason pcocc's setup or hypervisors printed (SPANK relays setup failures). */
 function stepDied(ctx: WaitContext, phase: string) {
   return (exit: StepExit): never => {
-    const tail = ctx.step.lastLines(3);
+    const lines = ctx.step.lastLines(50);
+    const ours = lines.filter((l) => /^pcocc: /.test(l));
+    const why = (ours.length ? ours : lines).slice(-3);
+    const status = exit.signal ? `signal ${exit.signal}` : `exit status ${exit.code}`;
     throw new PcoccError(
-      `Failed to start cluster: the hypervisor step ended while ${phase} (${describeStepExit(exit)})${
-        tail.length ? `:\n  ${tail.join("\n  ")}` : ""
+      `Failed to start cluster: the hypervisor step ended (${status}) while ${phase}${
+        why.length ? `:\n  ${why.join("\n  ")}` : ""
       }`,
     );
   };
