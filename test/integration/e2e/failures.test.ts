@@ -68,4 +68,29 @@ describe("failures end with a clear message and clean nodes", () => {
     await expectNodesClean(info, baseline);
     await expectNoJobKeys(info, jobId);
   });
+
+  it("a node whose setup fails (its Open vSwitch unreachable)", async () => {
+    // hide node2's OVSDB socket from processes started on node2 from now on; ovs itself keeps running
+    const node = info.nodes[1]!;
+    const hide = await nodeExec(node, [
+      "sh",
+      "-c",
+      "mkdir -p /tmp/e2e-no-ovs && mount --bind /tmp/e2e-no-ovs /run/openvswitch",
+    ]);
+    expect(hide.code, hide.stderr).toBe(0);
+    let jobId: number | undefined;
+    try {
+      const run = start();
+      const code = await run.exited;
+      jobId = jobIdFrom(run.out.stderr);
+      expect(jobId, run.out.stderr).toBeDefined();
+      expect(code).toBe(255);
+      expect(run.out.stderr).toMatch(/Failed to start cluster: .*(node2|node rank 1)/s);
+    } finally {
+      await nodeExec(node, ["umount", "/run/openvswitch"]);
+    }
+    await expectJobGone(info, jobId!);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId!);
+  });
 });
