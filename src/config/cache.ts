@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,15 +39,19 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<PcoccConfig> {
   if (!user || opts.cache === false) return load();
 
   const stamp = fingerprint(systemDir, userDir);
-  const file = join(
-    userCacheDir(),
-    `config-${createHash("sha256").update(`${systemDir}\0${userDir}`).digest("hex").slice(0, 16)}.json`,
-  );
+  const file = join(userCacheDir(), `config-${fnv1a64(`${systemDir}\0${userDir}`)}.json`);
   const cached = readCache(file, stamp);
   if (cached) return cached;
   const config = await load();
   writeCache(file, stamp, config);
   return config;
+}
+
+/** Names the cache file per pair of directories; node:crypto would cost more to load than the whole lookup. */
+function fnv1a64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const c of Buffer.from(text)) h = BigInt.asUintN(64, (h ^ BigInt(c)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, "0");
 }
 
 function identity(path: string): string {
