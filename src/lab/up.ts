@@ -21,7 +21,7 @@ import { createLabNetwork, nodeNetBatch } from "./network.js";
 import { renderPcoccConfig } from "./pcocc-conf.js";
 import type { GuestBoot } from "./pcocc-conf.js";
 import { runOk } from "./procs.js";
-import { createOvsDb, startNode, startSlurmctld, waitNodesReady } from "./slurm.js";
+import { createOvsDb, slurmEnv, startNode, startSlurmctld, waitNodesReady } from "./slurm.js";
 import { renderCgroupConf, renderHosts, renderPlugstack, renderSlurmConf } from "./slurm-conf.js";
 import { labRunning, readLabState, writeLabState } from "./state.js";
 import type { LabInfo, LabState, LabUpOptions } from "./types.js";
@@ -59,6 +59,7 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   await claimHost(paths);
   const current = readLabState(paths);
   if (current?.ready && labRunning(current) && sameOptions(current.options, options)) {
+    await refreshPlugstack(paths);
     say("lab already up");
     return current.info;
   }
@@ -197,8 +198,6 @@ function writeSlurmFiles(
   nodes: Array<{ name: string; ip: string }>,
   options: Options,
 ): void {
-  const root = repoRoot();
-  const spank = join(root, "slurm-plugin", "build", "spank_pcocc.so");
   writeFileSync(
     paths.slurmConf,
     renderSlurmConf({
@@ -217,12 +216,23 @@ function writeSlurmFiles(
       },
     }),
   );
-  writeFileSync(
-    paths.plugstackConf,
-    renderPlugstack(existsSync(spank) ? spank : null, join(root, "bin", "pcocc")),
-  );
+  writeFileSync(paths.plugstackConf, plugstack(paths));
   writeFileSync(paths.cgroupConf, renderCgroupConf(existsSync("/sys/fs/cgroup/cgroup.controllers")));
   writeFileSync(paths.hosts, renderHosts(controllerHost, nodes));
+}
+
+function plugstack(paths: LabPaths): string {
+  const root = repoRoot();
+  const spank = join(root, "slurm-plugin", "build", "spank_pcocc.so");
+  return renderPlugstack(existsSync(spank) ? spank : null, join(root, "bin", "pcocc"), paths.pcoccConfDir);
+}
+
+/** The SPANK plugin may be built while the lab runs: load it (or drop it) without a restart. */
+async function refreshPlugstack(paths: LabPaths): Promise<void> {
+  const wanted = plugstack(paths);
+  if (readFileSync(paths.plugstackConf, "utf8") === wanted) return;
+  writeFileSync(paths.plugstackConf, wanted);
+  await runOk(["scontrol", "reconfigure"], { env: slurmEnv(paths) });
 }
 
 export function writePcoccConfig(
