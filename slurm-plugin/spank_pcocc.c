@@ -603,6 +603,11 @@ static int remote_setup(spank_t sp)
         report("pcocc: cannot read the job and step ids");
         return -1;
     }
+    /* SLURM's special steps (batch script, extern, interactive: ids >= 0xfffffff0) hold no VMs */
+    if (step_id >= 0xfffffff0u) {
+        slurm_debug("pcocc: no host setup for special step %lu", (unsigned long)step_id);
+        return 0;
+    }
     int claimed = claim_setup(job_id, step_id);
     if (claimed <= 0)
         return claimed;

@@ -20,7 +20,7 @@ import {
   watchHostStates,
   watchVmStates,
 } from "../../../src/keystore/index.js";
-import type { Keystore, KeystoreConfig } from "../../../src/keystore/index.js";
+import type { Keystore, KeystoreConfig, LeaseKeeper } from "../../../src/keystore/index.js";
 import { PcoccError } from "../../../src/util/errors.js";
 import { useLab } from "../../support/lab.js";
 
@@ -197,6 +197,15 @@ describe("job leases", () => {
     expect(await root.leaseTtl(crashed.lease)).toBe(-1);
     expect((await joinJob(root, { jobId: JOB + 4 })).user).toBe(U("bob"));
     await endJob(root, next.jobId);
+  });
+
+  it("a process keeping a job alive learns when the job's leases are gone", async () => {
+    const job = await beginJob(root, { jobId: JOB + 8, user: U("alice"), ttlSeconds: 2 });
+    let keeper: LeaseKeeper | undefined;
+    const lost = new Promise<void>((resolve) => (keeper = job.keepAlive(resolve)));
+    await endJob(root, JOB + 8);
+    await lost;
+    keeper?.close();
   });
 
   it("joinJob times out with a clear message when the job is never set up", async () => {

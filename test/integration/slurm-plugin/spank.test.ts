@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -181,6 +181,31 @@ describe("SPANK plugin", () => {
     const recs = records(job);
     expect(recs.map((x) => x.action).sort()).toEqual(["create", "delete", "init"]);
     expect(recs.every((x) => x.env.SLURM_STEP_ID === "0")).toBe(true);
+  });
+
+  it("leaves a batch script's own step alone and sets up in its --vm srun", async () => {
+    const out = join(lab.user.home, `spank-test-${process.pid}.out`);
+    const wrap = "srun --vm spanktest:1 printenv SLURM_JOB_ID";
+    const r = await userExec(
+      lab,
+      ["sbatch", "--wait", "-N1", "--vm", "spanktest:1", "-o", out, "--wrap", wrap],
+      {
+        env: { PCOCC_REQUEST_CRED: CRED },
+        timeoutMs: 120_000,
+      },
+    );
+    rmSync(out, { force: true });
+    expect(r.code).toBe(0);
+    const job = /Submitted batch job (\d+)/.exec(r.stdout)?.[1] ?? "";
+    const recs = await eventually(() => {
+      const all = records(job);
+      return all.some((x) => x.action === "delete") ? all : undefined;
+    }, "delete of the srun step");
+    expect(recs.map((x) => `${x.action}:${x.env.SLURM_STEP_ID}`).sort()).toEqual([
+      "create:0",
+      "delete:0",
+      "init:0",
+    ]);
   });
 
   it("refuses hostile --vm values with a clear message, without running anything", async () => {
