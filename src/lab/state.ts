@@ -1,5 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { labPaths } from "./layout.js";
 import type { LabPaths } from "./layout.js";
+import { ovsPids } from "./slurm.js";
 import { processAlive } from "./procs.js";
 import type { LabState } from "./types.js";
 
@@ -25,7 +27,13 @@ export function daemonHealth(state: LabState): Record<string, boolean> {
     munged: processAlive(state.daemons.munged, dir),
     slurmctld: processAlive(state.daemons.slurmctld, dir),
   };
-  for (const n of state.info.nodes) health[`slurmd@${n.name}`] = processAlive(n.pid, dir);
+  const paths = labPaths(dir);
+  for (const n of state.info.nodes) {
+    health[`slurmd@${n.name}`] = processAlive(n.pid, dir);
+    const ovs = ovsPids(paths, n.name);
+    health[`ovsdb-server@${n.name}`] = processAlive(ovs.ovsdb, dir);
+    health[`ovs-vswitchd@${n.name}`] = processAlive(ovs.vswitchd, dir);
+  }
   return health;
 }
 
