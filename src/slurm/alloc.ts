@@ -12,6 +12,7 @@ import {
   type ClusterLaunchOptions,
 } from "./batch-args.js";
 import { pcoccCommand } from "./pcocc-command.js";
+import { DEFAULT_JOB_NAME } from "./target.js";
 
 /** Options of `pcocc internal launcher` that carry the user's launch options to the allocation. */
 export function launcherArgs(o: ClusterLaunchOptions & { wait?: boolean }, definition: string): string[] {
@@ -62,6 +63,9 @@ export async function alloc(args: string[]): Promise<number> {
   const o = launchOptions(split);
   const { config, cluster, password } = await prepareLaunch(split.definition, o);
   const argv = [
+    // named so that per-cluster verbs find it by default (a -J of the user's comes later and wins)
+    "-J",
+    DEFAULT_JOB_NAME,
     ...batchManagerArgs(config, split.passThrough, cluster.vms.length),
     ...pcoccCommand(...launcherArgs(o, split.definition)),
   ];

@@ -7,6 +7,7 @@ import { batchManagerArgs, batchManagerEnv, launcherArgs, prepareLaunch } from "
 import { BATCH_OPTIONS, launchOptions, splitBatchArgs } from "./batch-args.js";
 import { runCommand } from "./commands.js";
 import { pcoccCommand, shellQuote } from "./pcocc-command.js";
+import { DEFAULT_JOB_NAME } from "./target.js";
 
 /**
  * The sbatch script: embeds the host script (sbatch copies only the wrapper, and the user may edit their
@@ -68,7 +69,7 @@ export async function batch(args: string[]): Promise<number> {
   try {
     const sbatchArgs = [
       "-J",
-      "pcocc",
+      DEFAULT_JOB_NAME,
       "--signal",
       "15",
       ...batchManagerArgs(config, split.passThrough, cluster.vms.length),

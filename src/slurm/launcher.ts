@@ -9,6 +9,7 @@ import { PcoccError } from "../util/errors.js";
 import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
+import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
 import { buildRankMap, parseTasksPerNode } from "./tasks.js";
 
@@ -122,6 +123,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   let ks: Keystore | undefined;
   let keeper: LeaseKeeper | undefined;
   try {
+    progress.update(hostProgressLine(alloc.nodes.map((node) => ({ node }))));
     const joined = await joinAsUser(ctx, config, alloc.jobId);
     ks = joined.ks;
     const job: JobHandle = joined.job;

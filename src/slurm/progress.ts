@@ -55,7 +55,8 @@ export function hostProgressLine(hosts: HostProgress[], now = Date.now()): strin
   if (done === hosts.length || hosts.length === 0) return head;
   const h = slowest(hosts, HOST_ORDER);
   const what = h.state === undefined ? "waiting for batch manager" : (h.desc ?? h.state);
-  return `${head} — ${h.node}: ${what}${h.state === undefined ? "" : ` (since${ago(h.since, now)})`}`;
+  const since = h.state === undefined || h.since === undefined ? "" : ` (since${ago(h.since, now)})`;
+  return `${head} — ${h.node}: ${what}${since}`;
 }
 
 const VM_WORDS: Record<string, string> = {

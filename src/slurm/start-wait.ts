@@ -139,13 +139,18 @@ export async function joinAsUser(
         ctx.step.exited.then(stepDied(ctx, "waiting for the job's keystore setup")),
         joinJob(ks, { jobId, timeoutMs: Math.max(1000, deadline - Date.now()) }),
       ]);
-      if (warned) process.stderr.write("User credentials added to keystore: welcome to pcocc !\n");
+      if (warned) {
+        ctx.progress.clear();
+        process.stderr.write("User credentials added to keystore: welcome to pcocc !\n");
+      }
       return { ks, job };
     } catch (err) {
       await ks.close();
       if (!isAuthError(err) || Date.now() > deadline) throw err;
-      if (!warned)
+      if (!warned) {
+        ctx.progress.clear();
         process.stderr.write("User unknown, is this your first job ? Waiting for the keystore setup\n");
+      }
       warned = true;
       await new Promise((r) => setTimeout(r, 1000));
     }

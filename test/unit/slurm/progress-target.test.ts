@@ -18,6 +18,9 @@ describe("progress lines", () => {
       ),
     ).toBe("configuring hosts 1/2 — node1: configuring networks (since 10 s ago)");
     expect(hostProgressLine([{ node: "a", state: "complete" }], now)).toBe("configuring hosts 1/1");
+    expect(
+      hostProgressLine([{ node: "n1", state: "network-config", desc: "configuring networks" }], now),
+    ).toBe("configuring hosts 0/1 — n1: configuring networks");
   });
   it("names the slowest VM with its console tail", () => {
     const line = vmProgressLine(
