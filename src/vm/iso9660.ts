@@ -6,6 +6,7 @@
  */
 
 const SECTOR = 2048;
+const PAD_SECTORS = 150;
 
 export interface IsoFile {
   name: string;
@@ -111,7 +112,9 @@ export function buildIso9660(files: IsoFile[], volumeId: string, now = new Date(
     next += Math.max(1, Math.ceil(f.data.length / SECTOR));
     return start;
   });
-  const totalSectors = next;
+  // Trailing padding as genisoimage writes it: probes (blkid, busybox findfs) and read-ahead read past the
+  // last file, and on a tiny device those reads fail and the label is never seen.
+  const totalSectors = next + PAD_SECTORS;
 
   const taken = new Set<string>();
   const entries = files.map((f, i) => ({
