@@ -5,7 +5,7 @@ import { buildProgram } from "./program.js";
 /** Entry point of the `pcocc` binary: errors meant for users are one line on stderr, bugs get a stack. */
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv, { from: "user" });
+    await (await buildProgram(argv)).parseAsync(argv, { from: "user" });
   } catch (err) {
     process.exitCode = reportError(err);
   }

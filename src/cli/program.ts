@@ -1,48 +1,44 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
 import { setVerbosity } from "../util/log.js";
-import { register as registerConfig } from "./commands/config.js";
-import { register as registerTemplate } from "./commands/template.js";
-import { register as registerImage } from "./commands/image.js";
-import { register as registerAlloc } from "./commands/alloc.js";
-import { register as registerBatch } from "./commands/batch.js";
-import { register as registerPs } from "./commands/ps.js";
-import { register as registerSsh } from "./commands/ssh.js";
-import { register as registerScp } from "./commands/scp.js";
-import { register as registerNc } from "./commands/nc.js";
-import { register as registerInternalLauncher } from "./commands/internal-launcher.js";
-import { register as registerInternalRun } from "./commands/internal-run.js";
-import { register as registerConsole } from "./commands/console.js";
-import { register as registerReset } from "./commands/reset.js";
-import { register as registerMonitorCmd } from "./commands/monitor-cmd.js";
-import { register as registerDump } from "./commands/dump.js";
-import { register as registerSave } from "./commands/save.js";
+
+type VerbModule = { register(program: Command): void };
 
 /**
- * Every verb lives in `commands/<verb>.ts` and exports `register(program)`. Verb modules only declare
- * options; the code behind them is imported inside the action so start-up stays cheap.
- * Add one line per verb module to `registrations`.
+ * Every verb lives in `commands/<verb>.ts` and exports `register(program)`; verb modules only declare
+ * options and import the code behind them inside their action. Only the modules of the top-level verb
+ * being run are loaded (all of them for `--help` or an unknown verb), so start-up stays cheap.
+ * Add one entry per verb module here.
  */
-const registrations: Array<(program: Command) => void> = [
-  registerTemplate,
-  registerConfig,
-  registerImage,
-  registerAlloc,
-  registerBatch,
-  registerPs,
-  registerSsh,
-  registerScp,
-  registerNc,
-  registerInternalLauncher,
-  registerInternalRun,
-  registerConsole,
-  registerReset,
-  registerMonitorCmd,
-  registerDump,
-  registerSave,
-];
+const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
+  template: [() => import("./commands/template.js")],
+  config: [() => import("./commands/config.js")],
+  image: [() => import("./commands/image.js")],
+  alloc: [() => import("./commands/alloc.js")],
+  batch: [() => import("./commands/batch.js")],
+  ps: [() => import("./commands/ps.js")],
+  ssh: [() => import("./commands/ssh.js")],
+  scp: [() => import("./commands/scp.js")],
+  nc: [() => import("./commands/nc.js")],
+  console: [() => import("./commands/console.js")],
+  reset: [() => import("./commands/reset.js")],
+  "monitor-cmd": [() => import("./commands/monitor-cmd.js")],
+  dump: [() => import("./commands/dump.js")],
+  save: [() => import("./commands/save.js")],
+  internal: [
+    () => import("./commands/internal-launcher.js"),
+    () => import("./commands/internal-run.js"),
+    () => import("./commands/internal-setup.js"),
+  ],
+};
 
-export function buildProgram(): Command {
+/** The top-level verb named by argv: the first argument that is not a global option. */
+function requestedVerb(argv: readonly string[]): string | undefined {
+  const first = argv.find((arg) => !/^-v+$|^--verbose$/.test(arg));
+  return first !== undefined && Object.hasOwn(verbs, first) ? first : undefined;
+}
+
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
   const program = new Command("pcocc")
     .description("Private cloud on a compute cluster: virtual clusters of VMs inside SLURM jobs")
@@ -50,6 +46,8 @@ export function buildProgram(): Command {
     .option("-v, --verbose", "more output; repeat for debug (-vv)", (_v, prev: number) => prev + 1, 0)
     .exitOverride()
     .hook("preAction", (cmd) => setVerbosity(cmd.optsWithGlobals<{ verbose: number }>().verbose));
-  for (const register of registrations) register(program);
+  const verb = requestedVerb(argv);
+  const loaders = verb === undefined ? Object.values(verbs).flat() : verbs[verb]!;
+  for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program);
   return program;
 }
