@@ -128,7 +128,7 @@ export class Keystore {
       return new PcoccError(`Keystore: permission denied for ${who} (${what})`, { cause: err });
     }
     if (
-      /Unavailable|DeadlineExceeded|Cancelled|ECONNREFUSED|No connection established/i.test(
+      /Unavailable|Unimplemented|DeadlineExceeded|Cancelled|ECONNREFUSED|No connection established/i.test(
         name + err.message,
       )
     ) {
@@ -271,17 +271,20 @@ export class Keystore {
       }
       watcher = w;
       let lostConnection = false;
+      // Only event revisions count: a catching-up watch response's header revision can be ahead of
+      // events still to come, so it must not be used to drop or skip anything.
+      const base = revision;
       w.on("data", (res) => {
         let changed = false;
         for (const ev of res.events) {
           const rev = Number(ev.kv.mod_revision);
-          if (rev <= revision) continue; // already in the snapshot this watch started from
+          if (rev <= base) continue; // already in the snapshot this watch started from
           const key = ev.kv.key.toString("utf8");
           if (ev.type === "Put") entries.set(key, decode(ev.kv) as Entry<T>);
           else entries.delete(key);
+          revision = Math.max(revision, rev);
           changed = true;
         }
-        revision = Math.max(revision, Number(res.header.revision));
         if (changed && !stopped) onChange(entries, revision);
       });
       w.on("disconnected", () => {
