@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { copyFile, rename, unlink } from "node:fs/promises";
 import { basename } from "node:path";
 import { PcoccError } from "../util/errors.js";
-import { readQcow2Header } from "./qcow2.js";
+import { readQcow2Header, setQcow2Backing } from "./qcow2.js";
 import { qemuImg } from "./qemu-img.js";
 import { Repository, type Staging } from "./repository.js";
 import {
@@ -112,7 +112,9 @@ export async function addRevision(
     if (!full) {
       await ensureBlobs(repo, staging, base!);
       const top = base!.meta.data_blobs.at(-1)!;
-      await qemuImg(["rebase", "-u", "-F", "qcow2", "-b", Repository.relativeBacking(top), layer]);
+      const backing = Repository.relativeBacking(top);
+      if (!(await setQcow2Backing(layer, backing)))
+        await qemuImg(["rebase", "-u", "-F", "qcow2", "-b", backing, layer]);
       chain.push(...base!.meta.data_blobs);
     }
     chain.push(await repo.commitBlob(layer));
