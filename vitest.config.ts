@@ -6,13 +6,17 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          globalSetup: ["test/support/build-global-setup.ts"],
+        },
       },
       {
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/support/lab-global-setup.ts"],
+          globalSetup: ["test/support/build-global-setup.ts", "test/support/lab-global-setup.ts"],
           pool: "forks",
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 600_000,

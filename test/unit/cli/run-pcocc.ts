@@ -1,25 +1,7 @@
-import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..", "..", "..");
-let built: Promise<void> | undefined;
-
-/**
- * Compiles src/ to dist/ once per test file. tsc exits non-zero when any file of the tree has a type error
- * but still emits; what matters here is that the CLI entry point was produced. Asynchronous so the test
- * worker stays responsive.
- */
-export function buildOnce(): Promise<void> {
-  built ??= new Promise<void>((resolve, reject) => {
-    spawn("npm", ["run", "--silent", "build"], { cwd: root, stdio: "ignore" }).on("close", () => {
-      if (existsSync(join(root, "dist", "cli", "main.js"))) resolve();
-      else reject(new Error("npm run build produced no dist/cli/main.js"));
-    });
-  });
-  return built;
-}
-
 export function runPcocc(
   args: string[],
   env: { systemDir: string; userDir: string; cacheDir: string },

@@ -1,15 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { makeConfigDirs } from "../config/fixture.js";
-import { buildOnce, runPcocc } from "./run-pcocc.js";
+import { runPcocc } from "./run-pcocc.js";
 
 // each case spawns the real CLI, which takes seconds on a loaded machine
 vi.setConfig({ testTimeout: 60_000 });
 
 const cacheDir = mkdtempSync(join(tmpdir(), "pcocc-cli-cache-"));
-beforeAll(() => buildOnce(), 300_000);
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 const SYSTEM = { "templates.yaml": "site:\n  description: site VM\n  image: global:debian\n" };
