@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { LabPaths } from "./layout.js";
-import { startDaemon, waitFor } from "./procs.js";
+import { processAlive, startDaemon, waitFor } from "./procs.js";
+import { PcoccError } from "../util/errors.js";
 
 /** munged on the lab's own key and socket (the socket's directory must be world-searchable). */
 export async function startMunged(paths: LabPaths): Promise<number> {
@@ -18,9 +19,11 @@ export async function startMunged(paths: LabPaths): Promise<number> {
   );
   await waitFor(
     "munged's socket",
-    () => existsSync(paths.mungeSocket),
+    () => {
+      if (!processAlive(pid)) throw new PcoccError(`lab: munged exited (see ${paths.log}/munged.log)`);
+      return existsSync(paths.mungeSocket);
+    },
     10_000,
-    `see ${paths.log}/munged.log`,
   );
   return pid;
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { LAB_NET, netnsName } from "./layout.js";
 import type { LabPaths } from "./layout.js";
 import { processAlive, run, runOk, startDaemon, waitFor } from "./procs.js";
+import { PcoccError } from "../util/errors.js";
 
 /** Environment of the lab's daemons: nothing inherited from whoever ran `up`. */
 export function daemonEnv(): NodeJS.ProcessEnv {
@@ -21,7 +22,10 @@ export async function startSlurmctld(paths: LabPaths): Promise<number> {
   );
   await waitFor(
     "slurmctld to listen",
-    async () => processAlive(pid) && (await tcpOpen(LAB_NET.controllerIp, LAB_NET.slurmctldPort)),
+    async () => {
+      if (!processAlive(pid)) throw new PcoccError(`lab: slurmctld exited (see ${paths.log}/slurmctld.log)`);
+      return tcpOpen(LAB_NET.controllerIp, LAB_NET.slurmctldPort);
+    },
     20_000,
     `see ${paths.log}/slurmctld.log`,
   );
@@ -144,7 +148,7 @@ export async function waitNodesReady(
     "all slurmd to register idle",
     async () => {
       for (const n of nodes) {
-        if (!processAlive(n.pid)) throw new Error(`slurmd of ${n.name} exited (${hint})`);
+        if (!processAlive(n.pid)) throw new PcoccError(`lab: slurmd of ${n.name} exited (${hint})`);
       }
       const r = await run(["sinfo", "-h", "-N", "-o", "%N %T"], { env: slurmEnv(paths) });
       if (r.code !== 0) return false;

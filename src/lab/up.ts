@@ -39,10 +39,10 @@ export function resolveOptions(opts: LabUpOptions): Options {
     ["mem", memMiB, 1 << 22],
   ] as const) {
     if (!Number.isInteger(v) || v < 1 || v > max)
-      throw new Error(`--${key} must be an integer from 1 to ${max}`);
+      throw new PcoccError(`lab: ${key} must be an integer from 1 to ${max}`);
   }
   const prologFlags = opts.prologFlags ?? "";
-  if (!/^[A-Za-z,]*$/.test(prologFlags)) throw new Error(`invalid PrologFlags '${prologFlags}'`);
+  if (!/^[A-Za-z,]*$/.test(prologFlags)) throw new PcoccError(`lab: invalid PrologFlags '${prologFlags}'`);
   return { nodes, cpus, memMiB, prologFlags };
 }
 
@@ -67,7 +67,16 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
     say("stopping the previous lab");
     await teardownLab(paths);
   }
+  try {
+    return await startLab(paths, options, say);
+  } catch (err) {
+    say(`start failed: stopping what was started (logs stay in ${paths.log})`);
+    await teardownLab(paths);
+    throw err;
+  }
+}
 
+async function startLab(paths: LabPaths, options: Options, say: (m: string) => void): Promise<LabInfo> {
   const [user, user2] = await ensureLabUsers();
   const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: nodeName(i), ip: nodeIp(i) }));
   prepareDirs(paths, nodes);
