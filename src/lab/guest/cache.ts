@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
+import { chmod, mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { PcoccError } from "../../util/errors.js";
@@ -59,8 +59,15 @@ export async function sweepStaging(cacheDir: string): Promise<void> {
   }
 }
 
-/** Publishes a finished staging dir as `final`. */
+/**
+ * Publishes a finished staging dir as `final`. Its top-level files are made world-readable whatever
+ * the umask: VMs run as the lab's ordinary users and boot these kernels, initrds and disks directly.
+ */
 export async function publish(staging: string, final: string): Promise<void> {
+  await chmod(staging, 0o755);
+  for (const entry of await readdir(staging, { withFileTypes: true })) {
+    await chmod(join(staging, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+  }
   await rm(final, { recursive: true, force: true });
   await rename(staging, final);
 }

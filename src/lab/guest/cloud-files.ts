@@ -71,6 +71,7 @@ IPv6AcceptRA=no
 
 [DHCPv4]
 ClientIdentifier=mac
+RouteMetric=100
 `;
 
 const NETWORK_OTHERS = `[Match]
@@ -105,6 +106,8 @@ export const CLOUD_ROOT_FILES: Record<string, RootFile> = {
   "etc/systemd/network/20-other-nics.network": { content: NETWORK_OTHERS },
   "etc/systemd/system/systemd-networkd-wait-online.service.d/pcocc.conf": { content: WAIT_ONLINE },
   "etc/cloud/cloud.cfg.d/90_pcocc_lab.cfg": { content: CLOUD_CFG },
+  // The datasource is known (NoCloud); skip ds-identify's probing, a long shell script under TCG.
+  "etc/cloud/ds-identify.cfg": { content: "policy: enabled\n" },
   "etc/systemd/system/pcocc-guest-ready.service": { content: READY_UNIT },
   "usr/local/sbin/pcocc-guest-ready": { content: READY_SCRIPT, mode: 0o755 },
   "etc/dpkg/dpkg.cfg.d/01-pcocc-nodoc": {
@@ -132,6 +135,12 @@ export const CLOUD_MASK_UNITS = [
   "fstrim.timer",
   "dpkg-db-backup.timer",
   "getty@tty1.service",
+  "cloud-init-hotplugd.socket",
+  "systemd-binfmt.service",
+  "proc-sys-fs-binfmt_misc.automount",
+  "systemd-pstore.service",
+  "sys-kernel-debug.mount",
+  "sys-kernel-tracing.mount",
 ];
 
 /** Trimmed after debootstrap: documentation, translations, apt indexes, build-time host keys. */

@@ -13,6 +13,7 @@ import type { KernelTree } from "./kernel.js";
 import {
   BOOT_MODULES,
   CLOUD_MODULE_DIRS,
+  CLOUD_MODULE_EXCLUDE,
   CLOUD_PACKAGES,
   CLOUD_ROOTFS_SIZE,
   DEBIAN_SUITE,
@@ -28,6 +29,7 @@ export const CLOUD_RECIPE = {
   mask: CLOUD_MASK_UNITS,
   trim: CLOUD_TRIM_DIRS,
   moduleDirs: CLOUD_MODULE_DIRS,
+  moduleExclude: CLOUD_MODULE_EXCLUDE,
   bootModules: BOOT_MODULES,
   initramfsInit: CLOUD_INITRAMFS_INIT,
   rootfsSize: CLOUD_ROOTFS_SIZE,
@@ -79,7 +81,10 @@ async function customise(root: string, kernel: KernelTree): Promise<void> {
     const src = join(kernel.modulesDir, sub);
     if (!(await exists(src))) continue;
     await mkdir(dirname(join(modRoot, sub)), { recursive: true });
-    await cp(src, join(modRoot, sub), { recursive: true });
+    await cp(src, join(modRoot, sub), {
+      recursive: true,
+      filter: (path) => !CLOUD_MODULE_EXCLUDE.some((x) => path.startsWith(join(kernel.modulesDir, x))),
+    });
   }
   for (const f of ["modules.builtin", "modules.builtin.modinfo", "modules.order"]) {
     await cp(join(kernel.modulesDir, f), join(modRoot, f));

@@ -4,8 +4,9 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureGuestImages, type GuestImage, type GuestImages } from "../../../src/lab/guest/index.js";
-import { labStatus, nodeExec, nodeSpawn } from "../../../src/lab/index.js";
+import { nodeExec, nodeSpawn } from "../../../src/lab/index.js";
 import type { LabInfo } from "../../../src/lab/index.js";
+import { useLab } from "../../support/lab.js";
 
 /** Where QEMU and ssh run: this machine's root namespaces, or "on" a lab node. */
 interface Place {
@@ -249,20 +250,19 @@ describe("lab guest images", () => {
   }, 900_000);
 
   it("tiny image: the NoCloud subset applies the seed; the user logs in with the key", async () => {
-    await bootAndCheck(host, "tiny", 60_000);
+    await bootAndCheck(host, "tiny", 120_000);
   });
 });
 
-describe("lab guest images on a lab node", async () => {
-  const info = await labStatus().catch(() => null);
-  it.runIf(info)(
-    "cloud image boots under QEMU in a node namespace and takes the ssh key",
-    async () => {
-      await bootAndCheck(labNode(info!), "cloud", CLOUD_READY_TIMEOUT);
-    },
-    900_000,
-  );
-  it.runIf(info)("tiny image boots under QEMU in a node namespace and takes the ssh key", async () => {
-    await bootAndCheck(labNode(info!), "tiny", 60_000);
+describe("lab guest images on a lab node", () => {
+  let node: Place;
+  beforeAll(async () => {
+    node = labNode(await useLab({ images: false }));
+  });
+  it("cloud image boots under QEMU in a node namespace and takes the ssh key", async () => {
+    await bootAndCheck(node, "cloud", CLOUD_READY_TIMEOUT);
+  }, 900_000);
+  it("tiny image boots under QEMU in a node namespace and takes the ssh key", async () => {
+    await bootAndCheck(node, "tiny", 120_000);
   });
 });
