@@ -43,25 +43,30 @@ export function buildLabProgram(): Command {
 
   program
     .command("up")
-    .description("start the lab (idempotent; installs missing Debian packages first)")
-    .option("--nodes <n>", "number of compute nodes", positiveInt, 2)
-    .option("--cpus <c>", "CPUs per node", positiveInt, 4)
-    .option("--mem <mb>", "memory per node in MiB", positiveInt, 4096)
-    .option("--prolog-flags <flags>", "slurm.conf PrologFlags (e.g. Alloc)", "")
+    .description(
+      "start the lab (idempotent; installs missing Debian packages first). Options left out accept a " +
+        "running lab of any shape; a fresh lab gets 2 nodes, 4 CPUs and 4096 MiB each, no PrologFlags",
+    )
+    .option("--nodes <n>", "number of compute nodes", positiveInt)
+    .option("--cpus <c>", "CPUs per node", positiveInt)
+    .option("--mem <mb>", "memory per node in MiB", positiveInt)
+    .option("--prolog-flags <flags>", "slurm.conf PrologFlags (e.g. Alloc; empty for none)")
     .option("--no-images", "skip building/importing the lab guest images")
-    .action(async (o: { nodes: number; cpus: number; mem: number; prologFlags: string; images: boolean }) => {
-      requireRoot();
-      const { labUp } = await import("./index.js");
-      const info = await labUp({
-        nodes: o.nodes,
-        cpus: o.cpus,
-        memMiB: o.mem,
-        prologFlags: o.prologFlags,
-        images: o.images,
-        onProgress: (m) => process.stderr.write(`pcocc-lab: ${m}\n`),
-      });
-      process.stdout.write(describe(info) + "\n");
-    });
+    .action(
+      async (o: { nodes?: number; cpus?: number; mem?: number; prologFlags?: string; images: boolean }) => {
+        requireRoot();
+        const { labUp } = await import("./index.js");
+        const info = await labUp({
+          nodes: o.nodes,
+          cpus: o.cpus,
+          memMiB: o.mem,
+          prologFlags: o.prologFlags,
+          images: o.images,
+          onProgress: (m) => process.stderr.write(`pcocc-lab: ${m}\n`),
+        });
+        process.stdout.write(describe(info) + "\n");
+      },
+    );
 
   program
     .command("down")

@@ -46,11 +46,17 @@ export function resolveOptions(opts: LabUpOptions): Options {
   return { nodes, cpus, memMiB, prologFlags };
 }
 
-function sameOptions(a: Options, b: Options): boolean {
-  return a.nodes === b.nodes && a.cpus === b.cpus && a.memMiB === b.memMiB && a.prologFlags === b.prologFlags;
+/** Only what the caller asked for counts: `up` with no options accepts a running lab of any shape. */
+export function satisfies(running: Options, asked: LabUpOptions): boolean {
+  return (
+    (asked.nodes === undefined || asked.nodes === running.nodes) &&
+    (asked.cpus === undefined || asked.cpus === running.cpus) &&
+    (asked.memMiB === undefined || asked.memMiB === running.memMiB) &&
+    (asked.prologFlags === undefined || asked.prologFlags === running.prologFlags)
+  );
 }
 
-/** The running lab if it matches the options; otherwise a fresh one (after tearing down any leftovers). */
+/** The running lab if it has the shape asked for; otherwise a fresh one (after tearing down any leftovers). */
 export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabInfo> {
   const options = resolveOptions(opts);
   const t0 = Date.now();
@@ -58,7 +64,7 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   const say = (m: string) => progress(`${m} [${((Date.now() - t0) / 1000).toFixed(2)} s]`);
   await claimHost(paths);
   const current = readLabState(paths);
-  if (current?.ready && labRunning(current) && sameOptions(current.options, options)) {
+  if (current?.ready && labRunning(current) && satisfies(current.options, opts)) {
     await refreshPlugstack(paths);
     say("lab already up");
     return current.info;
