@@ -17,7 +17,7 @@ OpType opType(const std::string& s) {
       {"tapAdd", OpType::TapAdd},     {"addrAdd", OpType::AddrAdd},     {"routeAdd", OpType::RouteAdd},
       {"fdbAppend", OpType::FdbAppend}, {"linkList", OpType::LinkList}, {"netnsAdd", OpType::NetnsAdd},
       {"netnsDel", OpType::NetnsDel}, {"sysctl", OpType::Sysctl},       {"nft", OpType::Nft},
-      {"spawn", OpType::Spawn}};
+      {"spawn", OpType::Spawn}, {"txCsumOff", OpType::TxCsumOff}};
   for (auto& [name, t] : table)
     if (s == name) return t;
   throw std::runtime_error("unknown operation " + s);

@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/magic.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <sched.h>
@@ -256,6 +258,20 @@ std::string linkList(Netlink& nl) {
   return o + "]";
 }
 
+// Userspace OVS reads ports with AF_PACKET and does not finish checksums left to offload: every device
+// whose traffic enters OVS from a local stack must send complete checksums.
+void txCsumOff(const Op& op) {
+  Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (s.fd < 0) throw SysError(errno, "socket");
+  ethtool_value ev{};
+  ev.cmd = ETHTOOL_STXCSUM;
+  ev.data = 0;
+  ifreq ifr{};
+  strncpy(ifr.ifr_name, op.name.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (ioctl(s.fd, SIOCETHTOOL, &ifr) < 0) throw SysError(errno, "disable tx checksum offload on " + op.name);
+}
+
 bool validNetnsName(const std::string& n) {
   if (n.empty() || n.size() > 64 || n == "." || n == "..") return false;
   for (char c : n)
@@ -364,7 +380,7 @@ std::string spawnWait(const Op& op) {
 
 std::string opLabel(const Op& op) {
   static const char* names[] = {"linkAdd", "linkDel", "linkSet", "tapAdd", "addrAdd", "routeAdd",  "fdbAppend",
-                                "linkList", "netnsAdd", "netnsDel", "sysctl", "nft",   "spawn"};
+                                "linkList", "netnsAdd", "netnsDel", "sysctl", "nft",   "spawn", "txCsumOff"};
   return names[int(op.type)];
 }
 
@@ -416,6 +432,7 @@ std::vector<std::string> runBatch(const std::string& netnsPath, const std::vecto
           case OpType::Sysctl: sysctlWrite(op); break;
           case OpType::Nft: r = runNft(op.json); break;
           case OpType::Spawn: r = spawnWait(op); break;
+          case OpType::TxCsumOff: txCsumOff(op); break;
         }
       } catch (const SysError& e) {
         throw SysError(e.code, opLabel(op) + ": " + e.what(), false);

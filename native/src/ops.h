@@ -21,6 +21,7 @@ enum class OpType {
   Sysctl,
   Nft,
   Spawn,
+  TxCsumOff,
 };
 
 struct Op {

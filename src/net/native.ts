@@ -44,7 +44,9 @@ export type NetOp =
   | { op: "netnsDel"; name: string; ifExists?: boolean }
   | { op: "sysctl"; path: string; value: string }
   | { op: "nft"; json: string }
-  | { op: "spawn"; argv: string[]; env?: string[] };
+  | { op: "spawn"; argv: string[]; env?: string[] }
+  /** Turn off transmit checksum offload (needed in front of the userspace OVS datapath). */
+  | { op: "txCsumOff"; name: string };
 
 export interface LinkInfo {
   name: string;

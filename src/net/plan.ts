@@ -268,6 +268,9 @@ export function planNode(
     if (!alloc) throw new PcoccError(`network ${name}: no allocation`);
     const l3 = s["network-layer"] === "L3";
     const isMaster = jn.master === job.nodeRank;
+    // Namespaced stacks feeding the userspace datapath must send finished checksums (see native.ts).
+    const csumOff = (n: string): NetOp[] =>
+      s["datapath-type"] === "netdev" ? [{ op: "txCsumOff", name: n }] : [];
     if (isMaster) record.vnis[name] = alloc.vni;
     const p = s["dev-prefix"];
     const mtu = s.mtu;
@@ -378,6 +381,7 @@ export function planNode(
         { op: "linkSet", name: "lo", up: true },
         { op: "linkSet", name: ROUTER_INT, mac: reservedMac(s["mac-prefix"], "fe"), up: true },
         { op: "addrAdd", dev: ROUTER_INT, address: `${gw}/${int.prefix}` },
+        ...csumOff(ROUTER_INT),
         { op: "linkSet", name: ROUTER_EXT, up: true },
         ...vmAddrs.map((a): NetOp => ({ op: "addrAdd", dev: ROUTER_EXT, address: `${a.ext}/32` })),
         { op: "routeAdd", dst: "default", via: extGw, dev: ROUTER_EXT, onlink: true },
@@ -427,6 +431,7 @@ export function planNode(
             { op: "linkSet", name: "lo", up: true },
             { op: "linkSet", name: DHCP_INT, mac: reservedMac(s["mac-prefix"], "fd"), up: true },
             { op: "addrAdd", dev: DHCP_INT, address: `${dns}/${int.prefix}` },
+            ...csumOff(DHCP_INT),
             { op: "routeAdd", dst: "default", via: gw, dev: DHCP_INT },
           ],
         });

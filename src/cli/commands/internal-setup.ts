@@ -1,0 +1,58 @@
+import type { Command } from "commander";
+
+/**
+ * `pcocc internal setup init|cleanup|create|delete` (root). init/cleanup: node-level network objects (admin,
+ * systemd unit). create/delete: one job's networks on this node, called by the SPANK plugin with the job's
+ * SLURM_* variables and SPANK_PCOCC_SETUP in a clean environment.
+ */
+export function register(program: Command): void {
+  const internal =
+    program.commands.find((c) => c.name() === "internal") ??
+    program.command("internal", { hidden: true }).description("pcocc's own building blocks");
+  internal
+    .command("setup")
+    .description("privileged node setup (root): init | cleanup | create | delete")
+    .argument("<action>", "init, cleanup, create or delete")
+    .option("--ovsdb-socket <path>", "Open vSwitch database socket", "/run/openvswitch/db.sock")
+    .action(async (action: string, opts: { ovsdbSocket: string }) => {
+      const { PcoccError } = await import("../../util/errors.js");
+      if (!["init", "cleanup", "create", "delete"].includes(action))
+        throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
+      if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
+      const { loadConfig } = await import("../../config/index.js");
+      const net = await import("../../net/index.js");
+      const config = await loadConfig({ user: false });
+      const so = { ovsdbSocket: opts.ovsdbSocket };
+      switch (action) {
+        case "init":
+          await net.setupInit(config, so);
+          break;
+        case "cleanup": {
+          const { reclaimed } = await net.setupCleanup(config, { ...so, liveJobs: await runningJobs() });
+          if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
+          break;
+        }
+        case "create":
+          await net.setupCreate(config, net.jobFromEnv(process.env, "create"), so);
+          break;
+        case "delete":
+          await net.setupDelete(config, net.jobFromEnv(process.env, "delete"), so);
+          break;
+      }
+    });
+}
+
+/** Jobs SLURM still knows about: their objects are not leftovers. */
+async function runningJobs(): Promise<number[]> {
+  const { execFile } = await import("node:child_process");
+  const { PcoccError } = await import("../../util/errors.js");
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile("squeue", ["-h", "-o", "%A"], { timeout: 30_000 }, (err, stdout) =>
+      err ? reject(new PcoccError(`cannot list running jobs (squeue): ${err.message}`)) : resolve(stdout),
+    ),
+  );
+  return out
+    .split("\n")
+    .filter((l) => /^[0-9]+$/.test(l.trim()))
+    .map((l) => Number(l.trim()));
+}

@@ -1,0 +1,106 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { PcoccError } from "../util/errors.js";
+import { nft, runOps, spawnIn } from "./native.js";
+import { addBridge, deleteBridge } from "./ovs.js";
+import { OvsdbClient } from "./ovsdb.js";
+import type { JobRecord, NodePlan } from "./plan.js";
+import { removeJobDir, writeRecord } from "./records.js";
+
+export interface ApplyOptions {
+  ovsdbSocket: string;
+}
+
+/** Makes what the plan says, in order. The record is written first; on failure the caller tears down. */
+export async function applyPlan(plan: NodePlan, opts: ApplyOptions): Promise<void> {
+  await writeRecord(plan.record);
+  let ovs: OvsdbClient | undefined;
+  try {
+    for (const step of plan.steps) {
+      switch (step.kind) {
+        case "netns":
+          await runOps([{ op: "netnsAdd", name: step.name }]);
+          break;
+        case "ops":
+          await runOps(step.ops, step.netns);
+          break;
+        case "nft":
+          await nft(step.doc, step.netns);
+          break;
+        case "ovs-bridge":
+          ovs ??= await OvsdbClient.open(opts.ovsdbSocket);
+          await addBridge(ovs, step.bridge, { wait: true });
+          break;
+        case "file":
+          await writeFile(step.path, step.content, { mode: 0o644 });
+          break;
+        case "daemon": {
+          const r = await spawnIn(step.netns, step.argv);
+          if (r.status !== 0)
+            throw new PcoccError(`${step.argv[0]} failed to start (exit ${r.status}): ${r.stderr.trim()}`);
+          break;
+        }
+      }
+    }
+  } finally {
+    ovs?.close();
+  }
+}
+
+async function stopDaemon(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidFile, "utf8")).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 1) return;
+  // Only a dnsmasq started with this very pid file: the record's file may be stale and the pid reused.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!cmdline.split("\0").includes(`--pid-file=${pidFile}`)) return;
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const left = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (!left.includes(pidFile)) return;
+  }
+  process.kill(pid, "SIGKILL");
+}
+
+/**
+ * Removes what a record lists; absent objects are fine (a crash may have stopped creation half-way).
+ * Every part is attempted; the first error is rethrown at the end.
+ */
+export async function teardown(rec: JobRecord, opts: ApplyOptions): Promise<void> {
+  const errors: unknown[] = [];
+  const attempt = async (fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(err);
+    }
+  };
+  for (const f of rec.pidFiles) await attempt(() => stopDaemon(f));
+  if (rec.bridges.length > 0) {
+    await attempt(async () => {
+      const ovs = await OvsdbClient.open(opts.ovsdbSocket);
+      try {
+        for (const b of rec.bridges) await deleteBridge(ovs, b, { wait: true });
+      } finally {
+        ovs.close();
+      }
+    });
+  }
+  if (rec.nftTables.length > 0)
+    await attempt(() =>
+      nft({
+        nftables: rec.nftTables.flatMap((name) => [
+          { add: { table: { family: "ip", name } } },
+          { delete: { table: { family: "ip", name } } },
+        ]),
+      }),
+    );
+  await attempt(() => runOps(rec.links.map((name) => ({ op: "linkDel" as const, name, ifExists: true }))));
+  await attempt(() => runOps(rec.netns.map((name) => ({ op: "netnsDel" as const, name, ifExists: true }))));
+  if (errors.length === 0) await removeJobDir(rec);
+  if (errors.length > 0) throw errors[0];
+}

@@ -1,0 +1,271 @@
+import { lookup } from "node:dns/promises";
+import { hostname } from "node:os";
+import type { PcoccConfig } from "../config/index.js";
+import {
+  beginJob,
+  clusterPrefix,
+  endJob,
+  ensureUserRole,
+  IdAllocator,
+  joinJob,
+  openKeystore,
+  putHostState,
+  type JobHandle,
+  type Keystore,
+} from "../keystore/index.js";
+import { PcoccError } from "../util/errors.js";
+import { extIdCount, subnet } from "./addressing.js";
+import { applyPlan, teardown } from "./apply.js";
+import { listLinks, nft, runOps } from "./native.js";
+import { DEFAULT_OVSDB_SOCKET } from "./ovsdb.js";
+import {
+  allocationNeeds,
+  EXTIP_ALLOC_PATH,
+  jobNetworks,
+  planCleanupTables,
+  planInit,
+  planNode,
+  VNI_ALLOC_PATH,
+  VNI_BASE,
+  VNI_IDS,
+  type JobRecord,
+  type JobSpec,
+  type NetAllocation,
+} from "./plan.js";
+import { DEFAULT_RUN_DIR, listRecords, readRecord, withNodeLock } from "./records.js";
+
+export interface SetupJob extends Omit<JobSpec, "gid"> {
+  gid?: number;
+  /** The user's requested keystore credential (SPANK_PCOCC_REQUEST_CRED), granted on node rank 0. */
+  requestCred?: string;
+}
+
+export interface SetupOptions {
+  ovsdbSocket?: string;
+  runDir?: string;
+  /** An open root keystore (tests, bench); otherwise one is opened from the config. */
+  keystore?: Keystore;
+  /** Returns the underlay address of a node name (default: the resolver, i.e. /etc/hosts or DNS). */
+  resolveNode?: (name: string) => Promise<string>;
+}
+
+const defaults = (o: SetupOptions): { ovsdbSocket: string; runDir: string } => ({
+  ovsdbSocket: o.ovsdbSocket ?? DEFAULT_OVSDB_SOCKET,
+  runDir: o.runDir ?? DEFAULT_RUN_DIR,
+});
+
+async function resolveAddr(name: string): Promise<string> {
+  try {
+    return (await lookup(name, { family: 4 })).address;
+  } catch {
+    throw new PcoccError(`cannot resolve the address of node ${name}`);
+  }
+}
+
+/** Node-level objects of every configured network; idempotent. */
+export async function setupInit(config: PcoccConfig, opts: SetupOptions = {}): Promise<void> {
+  const { runDir } = defaults(opts);
+  await withNodeLock(runDir, async () => {
+    const { doc, forwarding } = planInit(config);
+    await nft(doc);
+    if (forwarding) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "1" }]);
+  });
+}
+
+/**
+ * Removes the node-level objects and every job's objects whose job is not in `liveJobs` (leftovers of
+ * crashed jobs), including their allocator ids. Idempotent.
+ */
+export async function setupCleanup(
+  config: PcoccConfig,
+  opts: SetupOptions & { liveJobs: number[] },
+): Promise<{ reclaimed: number[] }> {
+  const d = defaults(opts);
+  const live = new Set(opts.liveJobs);
+  const reclaimed: number[] = [];
+  await withNodeLock(d.runDir, async () => {
+    const dead = (await listRecords(d.runDir)).filter((r) => !live.has(r.jobId));
+    for (const rec of dead) {
+      await teardown(rec, d);
+      reclaimed.push(rec.jobId);
+    }
+    await nft(planCleanupTables());
+    const managed = Object.values(config.networks).some(
+      (n) => n.type === "ethernet" && n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
+    );
+    if (managed) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "0" }]);
+  });
+  if (Object.keys(config.networks).length > 0) {
+    const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
+    try {
+      for (const a of allocators(ks, config)) await a.cleanup([...live]);
+    } finally {
+      if (!opts.keystore) await ks.close();
+    }
+  }
+  return { reclaimed };
+}
+
+function allocators(ks: Keystore, config: PcoccConfig): IdAllocator[] {
+  return [new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS), extAllocator(ks, config)];
+}
+
+/** One pool of external addresses for all L3 networks (as pcocc), sized by the smallest ext network. */
+function extAllocator(ks: Keystore, config: PcoccConfig): IdAllocator {
+  let size = 65534;
+  for (const n of Object.values(config.networks))
+    if (n.type === "ethernet" && n.settings["network-layer"] === "L3")
+      size = Math.min(size, extIdCount(subnet(n.settings["ext-network"], `ext-network of ${n.name}`)));
+  return new IdAllocator(ks, EXTIP_ALLOC_PATH, size);
+}
+
+async function gidOf(uid: number, user: string): Promise<number> {
+  const { readFile } = await import("node:fs/promises");
+  for (const line of (await readFile("/etc/passwd", "utf8")).split("\n")) {
+    const f = line.split(":");
+    if (f[0] === user) {
+      if (Number(f[2]) !== uid) throw new PcoccError(`user ${user} does not have uid ${uid}`);
+      return Number(f[3]);
+    }
+  }
+  throw new PcoccError(`unknown user ${user}`);
+}
+
+/** Per job, per node: allocate, plan, apply, publish. On failure everything made is removed again. */
+export async function setupCreate(
+  config: PcoccConfig,
+  jobIn: SetupJob,
+  opts: SetupOptions = {},
+): Promise<void> {
+  const d = defaults(opts);
+  const job: JobSpec = { ...jobIn, gid: jobIn.gid ?? (await gidOf(jobIn.uid, jobIn.user)) };
+  const nets = jobNetworks(config, job);
+  const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
+  let handle: JobHandle | undefined;
+  try {
+    if (job.nodeRank === 0) {
+      handle = await beginJob(ks, { jobId: job.jobId, user: job.user });
+      if (jobIn.requestCred) await ensureUserRole(ks, job.user, jobIn.requestCred);
+    } else handle = await joinJob(ks, { jobId: job.jobId });
+    await putHostState(handle, job.nodeRank, "network-config");
+    try {
+      await createOnNode(config, job, nets, handle, d, opts.resolveNode ?? resolveAddr);
+    } catch (err) {
+      await putHostState(
+        handle,
+        job.nodeRank,
+        "failed",
+        `failed to setup network: ${(err as Error).message}`,
+      ).catch(() => undefined);
+      throw err;
+    }
+    await putHostState(handle, job.nodeRank, "complete");
+  } finally {
+    if (!opts.keystore) await ks.close();
+  }
+}
+
+async function createOnNode(
+  config: PcoccConfig,
+  job: JobSpec,
+  nets: ReturnType<typeof jobNetworks>,
+  handle: JobHandle,
+  d: { ovsdbSocket: string; runDir: string },
+  resolveNode: (name: string) => Promise<string>,
+): Promise<void> {
+  const ks = handle.ks;
+  const vniAlloc = new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS);
+  const extAlloc = extAllocator(ks, config);
+  const allocs: Record<string, NetAllocation> = {};
+  const ownExt: number[] = [];
+  const ownVni: number[] = [];
+  const release = async (): Promise<void> => {
+    if (ownExt.length) await extAlloc.free(job.jobId, ownExt);
+    if (ownVni.length) await vniAlloc.free(job.jobId, ownVni);
+  };
+  let record: JobRecord | undefined;
+  try {
+    const needs = allocationNeeds(nets, job.nodeRank).filter((n) => n.here);
+    const [addrs] = await Promise.all([
+      Promise.all(job.nodes.map((n) => resolveNode(n + hostIfSuffix(nets)))),
+      Promise.all(
+        needs.map(async (n) => {
+          const jn = nets.find((x) => x.net.name === n.net)!;
+          const [id] = await vniAlloc.collectiveAlloc(handle, {
+            count: 1,
+            master: jn.master,
+            nodeRank: job.nodeRank,
+            name: `${n.net}_tun_key`,
+          });
+          if (n.vniMaster) ownVni.push(id!);
+          const extIds = n.extIds > 0 ? await extAlloc.alloc(job.jobId, n.extIds) : [];
+          ownExt.push(...extIds);
+          allocs[n.net] = { vni: VNI_BASE + id!, extIds };
+        }),
+      ),
+    ]);
+    await withNodeLock(d.runDir, async () => {
+      if (await readRecord(d.runDir, job.jobId))
+        throw new PcoccError(
+          `job ${job.jobId} already has network objects on this node (run setup delete first)`,
+        );
+      const others = await listRecords(d.runDir);
+      const links = await listLinks();
+      const plan = planNode(
+        config,
+        job,
+        {
+          nodeAddrs: addrs,
+          usedLinkNames: [...links.map((l) => l.name), ...others.flatMap((r) => [...r.links, ...r.bridges])],
+          usedHostPorts: others.flatMap((r) => r.hostPorts),
+          hostDomain: hostname().split(".").slice(1).join("."),
+          runDir: d.runDir,
+        },
+        allocs,
+      );
+      record = plan.record;
+      await applyPlan(plan, d);
+      await handle.putMany([
+        ...Object.entries(plan.published).map(([net, value]) => ({ key: `${net}/${job.nodeRank}`, value })),
+        ...plan.rnat.map((r) => ({ key: `rnat/${r.rank}/${r.vmPort}`, value: r.hostPort })),
+      ]);
+    });
+  } catch (err) {
+    if (record) await teardown(record, d).catch(() => undefined);
+    await release().catch(() => undefined);
+    throw err;
+  }
+}
+
+function hostIfSuffix(nets: ReturnType<typeof jobNetworks>): string {
+  const suffixes = new Set(nets.map((n) => n.net.settings["host-if-suffix"]));
+  if (suffixes.size > 1) throw new PcoccError("networks of one job must share host-if-suffix");
+  return [...suffixes][0] ?? "";
+}
+
+/** Per job, per node: removes exactly what create recorded and frees this node's allocations. */
+export async function setupDelete(
+  config: PcoccConfig,
+  job: Pick<SetupJob, "jobId" | "nodeRank">,
+  opts: SetupOptions = {},
+): Promise<void> {
+  const d = defaults(opts);
+  const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
+  try {
+    const rec = await withNodeLock(d.runDir, async () => {
+      const r = await readRecord(d.runDir, job.jobId);
+      if (r) await teardown(r, d);
+      return r;
+    });
+    if (rec) {
+      const extIds = Object.values(rec.extIds).flat();
+      if (extIds.length) await extAllocator(ks, config).free(job.jobId, extIds);
+      const vnis = Object.values(rec.vnis).map((v) => v - VNI_BASE);
+      if (vnis.length) await new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS).free(job.jobId, vnis);
+      for (const k of rec.keys) await ks.delete(clusterPrefix(job.jobId) + k);
+    }
+    if (job.nodeRank === 0) await endJob(ks, job.jobId);
+  } finally {
+    if (!opts.keystore) await ks.close();
+  }
+}

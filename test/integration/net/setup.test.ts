@@ -1,0 +1,364 @@
+import type { ChildProcess } from "node:child_process";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig, type PcoccConfig } from "../../../src/config/index.js";
+import { IdAllocator, openKeystore, type Keystore } from "../../../src/keystore/index.js";
+import { nodeExec, nodeSpawn, type LabInfo, type LabNode } from "../../../src/lab/index.js";
+import { useLab } from "../../support/lab.js";
+
+/*
+ * Acceptance on the lab (2 nodes, each with its own OVS, /run/pcocc and network namespace): the real
+ * `pcocc internal setup` CLI as the SPANK plugin runs it. A "VM" is a network namespace whose eth0 is a
+ * veth, bridged to the job's tap by a small relay that holds the tap open the way QEMU does
+ * (tap-endpoint.py); the namespace gets its address with busybox udhcpc like a guest would.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..", "..");
+const relayScript = join(here, "tap-endpoint.py");
+const sniffScript = join(here, "sniff.py");
+const MARKER = "a5c3a5c35a3c5a3c";
+const dhcpScript = join(here, "udhcpc-script.sh");
+const JOB_A = 910_000 + (process.pid % 1000) * 10;
+const JOB_B = JOB_A + 1;
+
+let lab: LabInfo;
+let config: PcoccConfig;
+let ks: Keystore;
+const relays: ChildProcess[] = [];
+const endpoints: Array<{ node: LabNode; ns: string; host: string }> = [];
+
+async function on(node: LabNode, argv: string[], env: Record<string, string> = {}): Promise<string> {
+  const r = await nodeExec(node, argv, { env, timeoutMs: 120_000 });
+  if (r.code !== 0)
+    throw new Error(`${argv.join(" ")} on ${node.name} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+function setup(node: LabNode, action: string, env: Record<string, string> = {}): Promise<string> {
+  return on(node, [join(repo, "bin", "pcocc"), "internal", "setup", action], {
+    PCOCC_SYSTEM_CONF_DIR: lab.pcoccConfDir,
+    ...env,
+  });
+}
+
+function jobEnv(jobId: number, rank: number): Record<string, string> {
+  return {
+    SLURM_JOB_ID: String(jobId),
+    SLURM_JOB_UID: String(lab.user.uid),
+    SLURM_JOB_USER: lab.user.name,
+    SLURM_JOB_NODELIST: lab.nodes.map((n) => n.name).join(","),
+    SLURM_NODEID: String(rank),
+    SLURM_TASKS_PER_NODE: "1(x2)",
+    SPANK_PCOCC_SETUP: "default:2",
+  };
+}
+
+const bothNodes = <T>(fn: (node: LabNode, rank: number) => Promise<T>): Promise<T[]> =>
+  Promise.all(lab.nodes.slice(0, 2).map((n, i) => fn(n, i)));
+
+/**
+ * What a node holds, minus the objects of jobs other than this test's (other suites share the lab and may
+ * run jobs meanwhile; their objects are named in their records).
+ */
+async function snapshot(node: LabNode): Promise<Record<string, string>> {
+  const mine = (id: number): boolean => id === JOB_A || id === JOB_B;
+  const recs = await on(node, [
+    "sh",
+    "-c",
+    "cat /run/pcocc/job-*/record.json 2>/dev/null | tr '\\n' ' '; echo",
+  ]);
+  const others = (recs.match(/\{"jobId"[^]*?"keys":\[[^\]]*\]\}/g) ?? [])
+    .map((t) => JSON.parse(t) as { jobId: number; links: string[]; bridges: string[] })
+    .filter((r) => !mine(r.jobId));
+  const foreign = new Set(others.flatMap((r) => [...r.links, ...r.bridges]));
+  const links = await on(node, ["ip", "-o", "link", "show"]);
+  const bridges = (await on(node, ["ovs-vsctl", "--timeout=10", "list-br"]))
+    .split("\n")
+    .filter((b) => b && !foreign.has(b));
+  const ports = await Promise.all(bridges.map((b) => on(node, ["ovs-vsctl", "list-ports", b])));
+  const netns = await on(node, ["ls", "/run/netns"]);
+  const jobOf = (name: string): number | undefined => {
+    const m = /^pcocc_j([0-9]+)/.exec(name);
+    return m ? Number(m[1]) : undefined;
+  };
+  const nft = (await on(node, ["nft", "list", "ruleset"]))
+    .split(/^(?=table )/m)
+    .filter((block) => {
+      const id = jobOf(/^table ip (\S+)/.exec(block)?.[1] ?? "");
+      return id === undefined || mine(id);
+    })
+    .join("");
+  return {
+    links: links
+      .split("\n")
+      .map((l) => l.split(":")[1]?.trim().replace(/@.*/, ""))
+      .filter((l): l is string => !!l && !foreign.has(l))
+      .sort()
+      .join(" "),
+    ovs: bridges.join(" ") + "\n" + ports.join(""),
+    nft,
+    netns: netns
+      .split("\n")
+      .filter((n) => n.startsWith("pcocc_") && mine(jobOf(n) ?? -1))
+      .join(" "),
+    dnsmasq: (await nodeExec(node, ["pgrep", "-a", "dnsmasq"])).stdout
+      .split("\n")
+      .filter((l) => l.includes(`/job-${JOB_A}/`) || l.includes(`/job-${JOB_B}/`))
+      .join("\n"),
+    records: (await on(node, ["ls", "-A", "/run/pcocc"]))
+      .split("\n")
+      .filter((n) => !/^job-[0-9]+$/.test(n) || mine(Number(n.slice(4))))
+      .join(" "),
+  };
+}
+
+async function etcdState(): Promise<unknown> {
+  const vni = new IdAllocator(ks, "net/type/ethernet/key_alloc_state", 64512);
+  const ext = new IdAllocator(ks, "net/type/ethernet/natip_alloc_state", 65534);
+  const jobKeys = await Promise.all(
+    [JOB_A, JOB_B].map(async (j) =>
+      [...(await ks.getPrefix(`/pcocc/cluster/${j}/`)).entries.keys()].filter(
+        (k) => !k.endsWith("/destroyed"),
+      ),
+    ),
+  );
+  return { vni: await vni.list(), ext: await ext.list(), jobKeys };
+}
+
+async function published(
+  jobId: number,
+  rank: number,
+): Promise<
+  Record<
+    string,
+    { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string } & { key_id: number }
+  >
+> {
+  const e = await ks.get(`/pcocc/cluster/${jobId}/nat-rssh/${rank}`);
+  return e?.value as never;
+}
+
+/** A "VM" on `node`: namespace + veth + relay to `tap`; returns its namespace name. */
+async function endpoint(node: LabNode, jobId: number, rank: number, tap: string): Promise<string> {
+  const ns = `pcocctest-ep${jobId}-${rank}`;
+  const host = `ept${jobId % 1000}${rank}`;
+  await on(node, [
+    "sh",
+    "-ec",
+    `ip netns add ${ns}; ip link add ${host} type veth peer name eth0 netns ${ns}; ip link set ${host} up
+     ip -n ${ns} link set lo up; ip -n ${ns} link set eth0 up
+     ip netns exec ${ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+     ip netns exec ${ns} ethtool -K eth0 tx off >/dev/null`,
+  ]);
+  endpoints.push({ node, ns, host });
+  const relay = nodeSpawn(node, ["python3", relayScript, tap, host], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  relays.push(relay);
+  await new Promise<void>((resolve, reject) => {
+    relay.stdout!.once("data", () => resolve());
+    relay.once("exit", (c) => reject(new Error(`relay for ${tap} exited (${c})`)));
+  });
+  return ns;
+}
+
+const inNs = (node: LabNode, ns: string, argv: string[]): Promise<string> =>
+  on(node, ["ip", "netns", "exec", ns, ...argv]);
+const tryInNs = async (node: LabNode, ns: string, argv: string[]): Promise<number> =>
+  (await nodeExec(node, ["ip", "netns", "exec", ns, ...argv], { timeoutMs: 60_000 })).code;
+
+function tcpRead(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    const s = connect({ host, port });
+    s.setTimeout(10_000, () => s.destroy(new Error(`timeout reading ${host}:${port}`)));
+    s.on("data", (d) => (data += d.toString()));
+    s.on("end", () => resolve(data));
+    s.on("error", reject);
+  });
+}
+
+async function stopEndpoints(): Promise<void> {
+  for (const r of relays.splice(0)) r.kill("SIGKILL");
+  // Deleting the veth is synchronous; a namespace's own teardown is not.
+  for (const e of endpoints.splice(0)) {
+    await nodeExec(e.node, ["ip", "link", "del", e.host]);
+    await nodeExec(e.node, ["ip", "netns", "del", e.ns]);
+  }
+}
+
+let before: unknown[];
+let etcdBefore: unknown;
+
+beforeAll(async () => {
+  lab = await useLab({ images: false });
+  config = await loadConfig({ systemDir: lab.pcoccConfDir, user: false });
+  ks = await openKeystore({ config, as: "root" });
+});
+
+afterAll(async () => {
+  await stopEndpoints();
+  if (lab)
+    for (const j of [JOB_A, JOB_B])
+      await bothNodes((n, r) => setup(n, "delete", jobEnv(j, r)).catch(() => ""));
+  await ks?.close();
+});
+
+describe("pcocc internal setup on the lab", () => {
+  it("init succeeds twice in a row", async () => {
+    await bothNodes((n) => setup(n, "init"));
+    await bothNodes((n) => setup(n, "init"));
+    before = await bothNodes((n) => snapshot(n));
+    etcdBefore = await etcdState();
+    expect((before[0] as Record<string, string>).nft).toContain("table ip pcocc");
+  });
+
+  it("creates one job across two nodes: DHCP, ping over VXLAN, DNS, outbound NAT, reverse NAT", async () => {
+    await bothNodes((n, r) => setup(n, "create", jobEnv(JOB_A, r)));
+    const [p0, p1] = await Promise.all([published(JOB_A, 0), published(JOB_A, 1)]);
+    const vm0 = p0["vm-0"]!;
+    const vm1 = p1["vm-1"]!;
+    expect(vm0).toMatchObject({ mac: "52:54:00:00:00:00", ip: "10.251.0.1" });
+    expect(vm1).toMatchObject({ mac: "52:54:00:00:00:01", ip: "10.251.0.2" });
+    expect((await ks.get(`/pcocc/cluster/${JOB_A}/rnat/1/22`))?.value).toBe(vm1.hostPort);
+
+    const [n1, n2] = lab.nodes as [LabNode, LabNode];
+    const ns0 = await endpoint(n1, JOB_A, 0, vm0.tap);
+    const ns1 = await endpoint(n2, JOB_A, 1, vm1.tap);
+    const dhcp = [
+      "busybox",
+      "udhcpc",
+      "-i",
+      "eth0",
+      "-n",
+      "-q",
+      "-f",
+      "-t",
+      "10",
+      "-T",
+      "1",
+      "-s",
+      dhcpScript,
+    ];
+    // The MAC of the NIC is the planned one, as QEMU would set it.
+    await inNs(n1, ns0, ["ip", "link", "set", "eth0", "address", vm0.mac]);
+    await inNs(n2, ns1, ["ip", "link", "set", "eth0", "address", vm1.mac]);
+    expect(await inNs(n1, ns0, dhcp)).toContain(
+      "lease ip=10.251.0.1 router=10.251.255.254 dns=10.251.255.253",
+    );
+    expect(await inNs(n2, ns1, dhcp)).toContain("lease ip=10.251.0.2 router=10.251.255.254");
+
+    expect(await inNs(n1, ns0, ["ping", "-c", "2", "-W", "3", "10.251.0.2"])).toContain("2 received");
+    expect(await inNs(n1, ns0, ["busybox", "nslookup", "vm1.pcocc", "10.251.255.253"])).toMatch(
+      /Address: 10\.251\.0\.2/,
+    );
+    // Outbound through each node's own router and the host's masquerade, to the lab bridge.
+    expect(await inNs(n1, ns0, ["ping", "-c", "1", "-W", "3", lab.controllerIp])).toContain("1 received");
+    expect(await inNs(n2, ns1, ["ping", "-c", "1", "-W", "3", lab.controllerIp])).toContain("1 received");
+
+    // Reverse NAT: node2's host port reaches vm1's port 22.
+    const listener = nodeSpawn(n2, [
+      "ip",
+      "netns",
+      "exec",
+      ns1,
+      "busybox",
+      "nc",
+      "-l",
+      "-p",
+      "22",
+      "-e",
+      "echo",
+      "hello-from-vm1",
+    ]);
+    relays.push(listener);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await tcpRead(n2.ip, vm1.hostPort)).trim()).toBe("hello-from-vm1");
+  });
+
+  it("a second concurrent job gets its own VNI and addresses, and no packet crosses between the jobs", async () => {
+    await bothNodes((n, r) => setup(n, "create", jobEnv(JOB_B, r)));
+    const [a0, a1, b0, b1] = await Promise.all([
+      published(JOB_A, 0),
+      published(JOB_A, 1),
+      published(JOB_B, 0),
+      published(JOB_B, 1),
+    ]);
+    const globalOf = (p: unknown): { key_id: number } => (p as { global: { key_id: number } }).global;
+    expect(globalOf(b0).key_id).not.toBe(globalOf(a0).key_id);
+    const extA = [a0["vm-0"]!["ext-ip"], a1["vm-1"]!["ext-ip"]];
+    const extB = [b0["vm-0"]!["ext-ip"], b1["vm-1"]!["ext-ip"]];
+    expect(new Set([...extA, ...extB]).size).toBe(4);
+
+    const [n1, n2] = lab.nodes as [LabNode, LabNode];
+    const nsB0 = await endpoint(n1, JOB_B, 0, b0["vm-0"]!.tap);
+    const nsB1 = await endpoint(n2, JOB_B, 1, b1["vm-1"]!.tap);
+    const nsA0 = `pcocctest-ep${JOB_A}-0`;
+    await inNs(n1, nsB0, ["ip", "link", "set", "eth0", "address", b0["vm-0"]!.mac]);
+    await inNs(n2, nsB1, ["ip", "link", "set", "eth0", "address", b1["vm-1"]!.mac]);
+    const dhcp = [
+      "busybox",
+      "udhcpc",
+      "-i",
+      "eth0",
+      "-n",
+      "-q",
+      "-f",
+      "-t",
+      "10",
+      "-T",
+      "1",
+      "-s",
+      dhcpScript,
+    ];
+    expect(await inNs(n1, nsB0, dhcp)).toContain("lease ip=10.251.0.1");
+    expect(await inNs(n2, nsB1, dhcp)).toContain("lease ip=10.251.0.2");
+    expect(await inNs(n1, nsB0, ["ping", "-c", "1", "-W", "3", "10.251.0.2"])).toContain("1 received");
+
+    // Job B's VMs listen for a marker that job A's VM puts in every packet it sends: broadcast pings to its
+    // whole network, pings to job A's own vm1 (same addresses and MACs as job B's), and pings to job B's
+    // external addresses through the NAT. The sniffers must see the marker on job A's vm1 only.
+    const sniff = (node: LabNode, ns: string): Promise<number> => {
+      const p = nodeSpawn(node, ["ip", "netns", "exec", ns, "python3", sniffScript, "eth0", MARKER, "8"]);
+      relays.push(p);
+      return new Promise((resolve, reject) => {
+        let out = "";
+        p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+        p.once("exit", () => {
+          const n = /ready\n([0-9]+)/.exec(out);
+          if (n) resolve(Number(n[1]));
+          else reject(new Error(`sniffer in ${ns} failed: ${out}`));
+        });
+      });
+    };
+    const counts = Promise.all([sniff(n1, nsB0), sniff(n2, nsB1), sniff(n2, `pcocctest-ep${JOB_A}-1`)]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const pat = ["-p", MARKER];
+    await tryInNs(n1, nsA0, ["ping", ...pat, "-b", "-c", "2", "-W", "1", "10.251.255.255"]);
+    expect(await inNs(n1, nsA0, ["ping", ...pat, "-c", "2", "-W", "2", "10.251.0.2"])).toContain(
+      "2 received",
+    );
+    for (const e of extB)
+      expect(await tryInNs(n1, nsA0, ["ping", ...pat, "-c", "1", "-W", "2", e])).not.toBe(0);
+    const [b0seen, b1seen, a1seen] = await counts;
+    expect(a1seen).toBeGreaterThanOrEqual(2);
+    expect([b0seen, b1seen]).toEqual([0, 0]);
+  });
+
+  it("delete restores links, namespaces, OVS, nftables, dnsmasq and etcd exactly", async () => {
+    await stopEndpoints();
+    await Promise.all([JOB_A, JOB_B].map((j) => bothNodes((n, r) => setup(n, "delete", jobEnv(j, r)))));
+    expect(await bothNodes((n) => snapshot(n))).toEqual(before);
+    expect(await etcdState()).toEqual(etcdBefore);
+  });
+
+  it("cleanup succeeds twice in a row and removes the node-level objects; init restores them", async () => {
+    await bothNodes((n) => setup(n, "cleanup", { SLURM_CONF: lab.slurmConf }));
+    await bothNodes((n) => setup(n, "cleanup", { SLURM_CONF: lab.slurmConf }));
+    expect((await snapshot(lab.nodes[0]!)).nft).not.toContain("table ip pcocc {");
+    await bothNodes((n) => setup(n, "init"));
+    expect(await bothNodes((n) => snapshot(n))).toEqual(before);
+  });
+});
