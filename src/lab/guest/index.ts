@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { lstat, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../../util/errors.js";
 import { DEFAULT_CACHE_DIR, publish, stagingDir, sweepStaging, withCacheLock } from "./cache.js";
@@ -34,14 +34,30 @@ export interface EnsureGuestImagesOptions {
 const CLOUD_KERNEL_ARGS = "console=ttyS0 root=LABEL=rootfs rw net.ifnames=0";
 const TINY_KERNEL_ARGS = "console=ttyS0 net.ifnames=0";
 
-async function readManifest<T>(dir: string): Promise<T | undefined> {
+/**
+ * An image's manifest, valid only while every file exists and the cached kernel is the one its
+ * modules were copied from (a re-fetched kernel tree may be a newer Debian kernel).
+ */
+async function readManifest<T>(dir: string, kernel: KernelTree | undefined): Promise<T | undefined> {
+  if (!kernel) return undefined;
   try {
-    const m = JSON.parse(await readFile(join(dir, "image.json"), "utf8")) as Record<string, string>;
-    for (const key of ["kernel", "initrd", "disk"]) if (m[key]) await stat(m[key]);
-    return m as T;
+    const { kernelVersion, ...image } = JSON.parse(await readFile(join(dir, "image.json"), "utf8")) as Record<
+      string,
+      string
+    >;
+    if (kernelVersion !== kernel.version) return undefined;
+    for (const key of ["kernel", "initrd", "disk"]) if (image[key]) await stat(image[key]);
+    return image as T;
   } catch {
     return undefined;
   }
+}
+
+async function writeManifest(dir: string, image: object, kernel: KernelTree): Promise<void> {
+  await writeFile(
+    join(dir, "image.json"),
+    JSON.stringify({ ...image, kernelVersion: kernel.version }, null, 2),
+  );
 }
 
 /**
@@ -62,8 +78,9 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
   const tinyDir = join(cacheDir, `tiny-${recipeHash({ BUILD_VERSION, kernelDir, TINY_RECIPE })}`);
 
   const cached = async () => {
-    const cloud = await readManifest<GuestImage>(cloudDir);
-    const tiny = await readManifest<GuestImages["tiny"]>(tinyDir);
+    const kernel = await readKernelTree(kernelDir);
+    const cloud = await readManifest<GuestImage>(cloudDir, kernel);
+    const tiny = await readManifest<GuestImages["tiny"]>(tinyDir, kernel);
     return cloud && tiny ? { cloud, tiny } : undefined;
   };
   const hit = await cached();
@@ -88,9 +105,10 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
       if (!kernel) throw new PcoccError(`${kernelDir}: kernel tree missing after build`);
     }
 
-    let cloud = await readManifest<GuestImage>(cloudDir);
+    let cloud = await readManifest<GuestImage>(cloudDir, kernel);
     if (!cloud) {
-      if (!(await stat(join(debootstrapDir, "root", "sbin/init")).catch(() => undefined))) {
+      // lstat: /sbin/init is an absolute symlink, meaningful only inside the tree.
+      if (!(await lstat(join(debootstrapDir, "root", "sbin/init")).catch(() => undefined))) {
         log(`guest: debootstrap ${DEBOOTSTRAP_RECIPE.suite} minbase + cloud-init (about 80 s)...`);
         const work = await stagingDir(cacheDir, "debootstrap");
         await debootstrap(work);
@@ -105,11 +123,11 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
         disk: join(cloudDir, "disk.qcow2"),
         kernelArgs: CLOUD_KERNEL_ARGS,
       };
-      await writeFile(join(out, "image.json"), JSON.stringify(cloud, null, 2));
+      await writeManifest(out, cloud, kernel);
       await publish(out, cloudDir);
     }
 
-    let tiny = await readManifest<GuestImages["tiny"]>(tinyDir);
+    let tiny = await readManifest<GuestImages["tiny"]>(tinyDir, kernel);
     if (!tiny) {
       log("guest: building the tiny NoCloud-subset guest (about 10 s)...");
       const work = await stagingDir(cacheDir, "tiny");
@@ -121,7 +139,7 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
         disk: join(tinyDir, "disk.qcow2"),
         kernelArgs: TINY_KERNEL_ARGS,
       };
-      await writeFile(join(out, "image.json"), JSON.stringify(tiny, null, 2));
+      await writeManifest(out, tiny, kernel);
       await publish(out, tinyDir);
     }
     await sweepStaging(cacheDir);
