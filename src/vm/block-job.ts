@@ -23,8 +23,11 @@ export async function waitBlockJob(
   ended: Promise<QmpEvent>,
 ): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const poll = async (): Promise<void> => {
     const jobs = await qmp.execute<BlockJobInfo[]>("query-block-jobs").catch(() => []);
+    // the job may have ended while the query was in flight
+    if (stopped) return;
     const job = jobs.find((j) => j.device === id);
     if (job) opts.onProgress?.({ done: job.offset, total: job.len });
     timer = setTimeout(() => void poll(), opts.pollMs ?? 200);
@@ -42,6 +45,7 @@ export async function waitBlockJob(
     const len = Number(data.len ?? 0);
     opts.onProgress?.({ done: Number(data.offset ?? len), total: len });
   } finally {
+    stopped = true;
     if (timer) clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onAbort);
   }
