@@ -59,8 +59,14 @@ function value(path, v, ind) {
     return
   }
   if (v ~ /^\\[.*\\]$/) { flow(path, v); return }
-  emit(path, scalar(v))
+  hpath = path; hraw = v; hind = ind
 }
+function unclosed(s) {
+  if (s ~ /^"/) return !(length(s) >= 2 && s ~ /[^\\\\]"$/)
+  if (s ~ /^'/) return !(length(s) >= 2 && s ~ /'$/)
+  return 0
+}
+function flush() { if (hpath != "") emit(hpath, scalar(hraw)); hpath = "" }
 function endblock(   v) {
   v = bval
   if (bchomp != "keep") sub(/\\n+$/, "", v)
@@ -74,6 +80,7 @@ function handle(c, ind,   p, rest, k, m) {
     cn[d]++; p = cpath[d] "." cn[d]
     rest = substr(c, 2); m = match(rest, /[^ ]/) ? RSTART - 1 : length(rest); rest = substr(rest, m + 1)
     if (rest == "") { pending = p; pind = ind; return }
+    if (rest ~ /^-([ \\t]|$)/) { d++; cind[d] = ind + 1 + m; cpath[d] = p; ctype[d] = "list"; cn[d] = -1; handle(rest, cind[d]); return }
     if (iskey(rest)) { d++; cind[d] = ind + 1 + m; cpath[d] = p; ctype[d] = "map"; handle(rest, cind[d]); return }
     value(p, rest, ind)
     return
@@ -84,7 +91,7 @@ function handle(c, ind,   p, rest, k, m) {
     value(cpath[d] == "" ? k : cpath[d] "." k, rest, ind)
   }
 }
-BEGIN { d = 0; cind[0] = 0; cpath[0] = ""; ctype[0] = "map"; pending = ""; blk = 0 }
+BEGIN { d = 0; cind[0] = 0; cpath[0] = ""; ctype[0] = "map"; pending = ""; blk = 0; hpath = "" }
 {
   line = $0; sub(/\\r$/, "", line)
   if (blk) {
@@ -102,6 +109,18 @@ BEGIN { d = 0; cind[0] = 0; cpath[0] = ""; ctype[0] = "map"; pending = ""; blk =
   }
   if (line ~ /^[ \\t]*(#.*)?$/ || line ~ /^(---|\\.\\.\\.)/) next
   ind = match(line, /[^ ]/) - 1; c = substr(line, ind + 1)
+  # A multi-line scalar (plain, or quoted and still open) continues on more indented lines.
+  if (hpath != "") {
+    if (ind > hind && (unclosed(hraw) || (c !~ /^-([ \\t]|$)/ && !iskey(c)))) {
+      if (hraw ~ /^"/ && hraw ~ /\\\\$/) hraw = substr(hraw, 1, length(hraw) - 1) c
+      else hraw = hraw " " c
+      next
+    }
+    flush()
+  }
+  if (pending != "" && ind > pind && c !~ /^-([ \\t]|$)/ && !iskey(c)) {
+    value(pending, c, pind); pending = ""; next
+  }
   if (pending != "") {
     if (ind > pind || (ind == pind && c ~ /^-([ \\t]|$)/)) {
       d++; cind[d] = ind; cpath[d] = pending; ctype[d] = c ~ /^-([ \\t]|$)/ ? "list" : "map"; cn[d] = -1
@@ -111,7 +130,7 @@ BEGIN { d = 0; cind[0] = 0; cpath[0] = ""; ctype[0] = "map"; pending = ""; blk =
   while (d > 0 && (cind[d] > ind || (cind[d] == ind && ctype[d] == "list" && c !~ /^-([ \\t]|$)/))) d--
   handle(c, ind)
 }
-END { if (blk) { if (bfold && bval != "") bval = bval "\\n"; endblock() } if (pending != "") emit(pending, "") }
+END { flush(); if (blk) { if (bfold && bval != "") bval = bval "\\n"; endblock() } if (pending != "") emit(pending, "") }
 `;
 
 /** busybox udhcpc hook. */

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { ensureGuestImages, type GuestImage, type GuestImages } from "../../../src/lab/guest/index.js";
 import { nodeExec, nodeSpawn } from "../../../src/lab/index.js";
 import type { LabInfo } from "../../../src/lab/index.js";
@@ -76,23 +77,17 @@ const USER = "labtest";
 // Generous: ~30-55 s on an idle machine, but the 2 cores are shared with the whole test suite.
 const CLOUD_READY_TIMEOUT = 600_000;
 
+/** Written the way pcocc writes inline user-data: the yaml library, long lines folded at 80 columns. */
 function userData(marker: string): string {
-  return `#cloud-config
-users:
-  - default
-  - name: ${USER}
-    sudo: ALL=(ALL) NOPASSWD:ALL
-    ssh_authorized_keys:
-      - ${pubKey}
-write_files:
-  - path: /etc/pcocc-test
-    permissions: '0644'
-    content: |
-      written by write_files
-runcmd:
-  - 'echo "pcocc-test runcmd ${marker} $(cat /etc/pcocc-test)" > /dev/ttyS0'
-  - [sh, -c, "echo pcocc-test argv ${marker} > /dev/ttyS0"]
-`;
+  const doc = {
+    users: ["default", { name: USER, sudo: "ALL=(ALL) NOPASSWD:ALL", ssh_authorized_keys: [pubKey] }],
+    write_files: [{ path: "/etc/pcocc-test", permissions: "0644", content: "written by write_files\n" }],
+    runcmd: [
+      `echo "pcocc-test runcmd ${marker} $(cat /etc/pcocc-test)" > /dev/ttyS0`,
+      ["sh", "-c", `echo pcocc-test argv ${marker} > /dev/ttyS0`],
+    ],
+  };
+  return `#cloud-config\n${stringify(doc)}`;
 }
 
 interface Boot {
