@@ -82,3 +82,22 @@ export function mountsFromTemplate(tpl: VmTemplateSettings, cli: MountSpec[] = [
   for (const m of cli) byTag.set(m.tag, m);
   return [...byTag.values()];
 }
+
+/** Checks a VmSpec read from JSON (`internal run --spec`): the fields the hypervisor cannot do without. */
+export function parseVmSpec(value: unknown, source: string): VmSpec {
+  const v = value as Record<string, unknown> | null;
+  const bad = (key: string, what: string): never => {
+    throw new PcoccError(`${source}: ${key} must be ${what}`);
+  };
+  if (!v || typeof v !== "object") throw new PcoccError(`${source}: a VM spec must be a JSON object`);
+  if (!Number.isInteger(v.rank) || (v.rank as number) < 0) bad("rank", "a non-negative integer");
+  for (const key of ["name", "hostname", "stateDir"])
+    if (typeof v[key] !== "string" || v[key] === "") bad(key, "a non-empty string");
+  if (!/^vm\d+$/.test(v.name as string)) bad("name", "vmN");
+  for (const key of ["vcpus", "memoryMiB"])
+    if (!Number.isInteger(v[key]) || (v[key] as number) < 1) bad(key, "a positive integer");
+  if (!Array.isArray(v.nics)) bad("nics", "a list");
+  if (typeof v.template !== "object" || v.template === null) bad("template", "an object");
+  if (v.imagePath !== undefined && typeof v.imagePath !== "string") bad("imagePath", "a path");
+  return v as unknown as VmSpec;
+}

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import type { VmSpec } from "../../vm/index.js";
 
 /** `pcocc internal run`: one hypervisor per SLURM task; `--spec` runs one VM from a JSON VmSpec instead. */
 export function register(program: Command): void {
@@ -13,13 +12,18 @@ export function register(program: Command): void {
     .action(async (opts: { spec?: string }) => {
       if (opts.spec) {
         const { readFile } = await import("node:fs/promises");
-        const { runHypervisor } = await import("../../vm/index.js");
+        const { runHypervisor, parseVmSpec } = await import("../../vm/index.js");
         const { PcoccError } = await import("../../util/errors.js");
-        const spec = JSON.parse(
-          await readFile(opts.spec, "utf8").catch((err: Error) => {
-            throw new PcoccError(`unable to read VM spec ${opts.spec}: ${err.message}`);
-          }),
-        ) as VmSpec;
+        const text = await readFile(opts.spec, "utf8").catch((err: Error) => {
+          throw new PcoccError(`unable to read VM spec ${opts.spec}: ${err.message}`);
+        });
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (err) {
+          throw new PcoccError(`${opts.spec}: invalid JSON: ${(err as Error).message}`);
+        }
+        const spec = parseVmSpec(json, opts.spec);
         process.exitCode = await runHypervisor(spec);
         return;
       }
