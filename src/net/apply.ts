@@ -12,7 +12,10 @@ export interface ApplyOptions {
 
 /** Makes what the plan says, in order. The record is written first; on failure the caller tears down. */
 export async function applyPlan(plan: NodePlan, opts: ApplyOptions): Promise<void> {
-  await writeRecord(plan.record);
+  // Bridges are recorded once made, so a node whose OVS is down can still undo a failed create; a crash
+  // right after a bridge is made leaves a pcocc-named bridge that `setup cleanup` sweeps.
+  const record = { ...plan.record, bridges: [] as string[] };
+  await writeRecord(record);
   let ovs: OvsdbClient | undefined;
   try {
     for (const step of plan.steps) {
@@ -29,6 +32,8 @@ export async function applyPlan(plan: NodePlan, opts: ApplyOptions): Promise<voi
         case "ovs-bridge":
           ovs ??= await OvsdbClient.open(opts.ovsdbSocket);
           await addBridge(ovs, step.bridge, { wait: true });
+          record.bridges.push(step.bridge.name);
+          await writeRecord(record);
           break;
         case "file":
           await writeFile(step.path, step.content, { mode: 0o644 });

@@ -33,6 +33,7 @@ import {
   type NetAllocation,
 } from "./plan.js";
 import { DEFAULT_RUN_DIR, listRecords, readRecord, withNodeLock } from "./records.js";
+import { sweepStrays, type Strays } from "./strays.js";
 
 export interface SetupJob extends Omit<JobSpec, "gid"> {
   gid?: number;
@@ -79,16 +80,18 @@ export async function setupInit(config: PcoccConfig, opts: SetupOptions = {}): P
 export async function setupCleanup(
   config: PcoccConfig,
   opts: SetupOptions & { liveJobs: number[] },
-): Promise<{ reclaimed: number[] }> {
+): Promise<{ reclaimed: number[]; strays: Strays }> {
   const d = defaults(opts);
   const live = new Set(opts.liveJobs);
   const reclaimed: number[] = [];
+  let strays: Strays = { links: [], bridges: [], netns: [], tables: [] };
   await withNodeLock(d.runDir, async () => {
     const dead = (await listRecords(d.runDir)).filter((r) => !live.has(r.jobId));
     for (const rec of dead) {
       await teardown(rec, d);
       reclaimed.push(rec.jobId);
     }
+    strays = await sweepStrays(config, await listRecords(d.runDir), live, d.ovsdbSocket);
     await nft(planCleanupTables());
     const managed = Object.values(config.networks).some(
       (n) => n.type === "ethernet" && n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
@@ -103,7 +106,7 @@ export async function setupCleanup(
       if (!opts.keystore) await ks.close();
     }
   }
-  return { reclaimed };
+  return { reclaimed, strays };
 }
 
 function allocators(ks: Keystore, config: PcoccConfig): IdAllocator[] {
@@ -231,7 +234,8 @@ async function createOnNode(
       ]);
     });
   } catch (err) {
-    if (record) await teardown(record, d).catch(() => undefined);
+    // What applyPlan got to make is in the record file (bridges are added there as they are made).
+    if (record) await teardown((await readRecord(d.runDir, job.jobId)) ?? record, d).catch(() => undefined);
     await release().catch(() => undefined);
     throw err;
   }

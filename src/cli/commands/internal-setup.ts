@@ -28,8 +28,13 @@ export function register(program: Command): void {
           await net.setupInit(config, so);
           break;
         case "cleanup": {
-          const { reclaimed } = await net.setupCleanup(config, { ...so, liveJobs: await runningJobs() });
+          const { reclaimed, strays } = await net.setupCleanup(config, {
+            ...so,
+            liveJobs: await runningJobs(),
+          });
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
+          const n = Object.values(strays).flat().length;
+          if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
           break;
         }
         case "create":

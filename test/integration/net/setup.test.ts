@@ -22,6 +22,8 @@ const MARKER = "a5c3a5c35a3c5a3c";
 const dhcpScript = join(here, "udhcpc-script.sh");
 const JOB_A = 910_000 + (process.pid % 1000) * 10;
 const JOB_B = JOB_A + 1;
+/** Jobs of this test: JOB_A + 2 is the one whose create fails. */
+const MINE = [JOB_A, JOB_B, JOB_A + 2];
 
 let lab: LabInfo;
 let config: PcoccConfig;
@@ -63,7 +65,7 @@ const bothNodes = <T>(fn: (node: LabNode, rank: number) => Promise<T>): Promise<
  * run jobs meanwhile; their objects are named in their records).
  */
 async function snapshot(node: LabNode): Promise<Record<string, string>> {
-  const mine = (id: number): boolean => id === JOB_A || id === JOB_B;
+  const mine = (id: number): boolean => MINE.includes(id);
   const recs = await on(node, [
     "sh",
     "-c",
@@ -94,7 +96,8 @@ async function snapshot(node: LabNode): Promise<Record<string, string>> {
     links: links
       .split("\n")
       .map((l) => l.split(":")[1]?.trim().replace(/@.*/, ""))
-      .filter((l): l is string => !!l && !foreign.has(l))
+      // ovs-netdev is vswitchd's own datapath device, made with the first userspace bridge and kept.
+      .filter((l): l is string => !!l && !foreign.has(l) && l !== "ovs-netdev")
       .sort()
       .join(" "),
     ovs: bridges.join(" ") + "\n" + ports.join(""),
@@ -105,7 +108,7 @@ async function snapshot(node: LabNode): Promise<Record<string, string>> {
       .join(" "),
     dnsmasq: (await nodeExec(node, ["pgrep", "-a", "dnsmasq"])).stdout
       .split("\n")
-      .filter((l) => l.includes(`/job-${JOB_A}/`) || l.includes(`/job-${JOB_B}/`))
+      .filter((l) => MINE.some((j) => l.includes(`/job-${j}/`)))
       .join("\n"),
     records: (await on(node, ["ls", "-A", "/run/pcocc"]))
       .split("\n")
@@ -118,7 +121,7 @@ async function etcdState(): Promise<unknown> {
   const vni = new IdAllocator(ks, "net/type/ethernet/key_alloc_state", 64512);
   const ext = new IdAllocator(ks, "net/type/ethernet/natip_alloc_state", 65534);
   const jobKeys = await Promise.all(
-    [JOB_A, JOB_B].map(async (j) =>
+    MINE.map(async (j) =>
       [...(await ks.getPrefix(`/pcocc/cluster/${j}/`)).entries.keys()].filter(
         (k) => !k.endsWith("/destroyed"),
       ),
@@ -354,10 +357,44 @@ describe("pcocc internal setup on the lab", () => {
     expect(await etcdState()).toEqual(etcdBefore);
   });
 
+  it("a create that fails half-way removes what it made and frees its allocations", async () => {
+    const job = JOB_A + 2;
+    const single = { ...jobEnv(job, 0), SLURM_JOB_NODELIST: "node1", SLURM_TASKS_PER_NODE: "2" };
+    const r = await nodeExec(
+      lab.nodes[0]!,
+      [join(repo, "bin", "pcocc"), "internal", "setup", "create", "--ovsdb-socket", "/nonexistent/db.sock"],
+      {
+        env: { PCOCC_SYSTEM_CONF_DIR: lab.pcoccConfDir, ...single },
+      },
+    );
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain("cannot connect to Open vSwitch database at /nonexistent/db.sock");
+    expect((await ks.get(`/pcocc/cluster/${job}/state/hosts/0`))?.value).toMatchObject({ state: "failed" });
+    expect(await snapshot(lab.nodes[0]!)).toEqual(before[0]);
+    await setup(lab.nodes[0]!, "delete", single);
+    expect(await etcdState()).toEqual(etcdBefore);
+  });
+
   it("cleanup succeeds twice in a row and removes the node-level objects; init restores them", async () => {
+    // Leftovers of a crashed job that never wrote a record: pcocc-named link, OVS bridge, nftables table
+    // and namespace.
+    const dead = JOB_A + 5;
+    await on(lab.nodes[0]!, [
+      "sh",
+      "-ec",
+      `ip link add nat_tap77 type bridge; ovs-vsctl add-br nat_br77 -- set bridge nat_br77 datapath_type=netdev
+       nft add table ip pcocc_j${dead}; ip netns add pcocc_j${dead}n0_nat-rssh`,
+    ]);
     await bothNodes((n) => setup(n, "cleanup", { SLURM_CONF: lab.slurmConf }));
     await bothNodes((n) => setup(n, "cleanup", { SLURM_CONF: lab.slurmConf }));
     expect((await snapshot(lab.nodes[0]!)).nft).not.toContain("table ip pcocc {");
+    const left = await on(lab.nodes[0]!, [
+      "sh",
+      "-c",
+      "ls /run/netns; nft list tables; ip -o link; ovs-vsctl list-br",
+    ]);
+    for (const name of [`pcocc_j${dead}n0_nat-rssh`, `pcocc_j${dead}`, "nat_tap77", "nat_br77"])
+      expect(left).not.toContain(name);
     await bothNodes((n) => setup(n, "init"));
     expect(await bothNodes((n) => snapshot(n))).toEqual(before);
   });
