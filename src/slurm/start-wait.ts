@@ -82,7 +82,7 @@ async function watchPhase<S>(
   diagnose: (s: S | undefined) => string,
 ): Promise<void> {
   let latest: S | undefined;
-  let following: Following | undefined;
+  let following: Promise<Following | undefined> | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -107,13 +107,17 @@ async function watchPhase<S>(
         };
         // "12 s ago" keeps counting between etcd events
         ticker = setInterval(() => latest !== undefined && check(latest), 1000);
-        follow(check, reject).then((f) => (following = f), reject);
+        following = follow(check, reject).catch((err) => {
+          reject(err);
+          return undefined;
+        });
       }),
     ]);
   } finally {
     clearInterval(ticker);
     clearTimeout(timer);
-    await following?.close();
+    // the first view can settle the wait before the watch is even established: close it once it is
+    await (await following)?.close();
     ctx.progress.clear();
   }
 }

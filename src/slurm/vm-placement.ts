@@ -1,4 +1,4 @@
-import { watchVmStates, type Keystore, type VmState } from "../keystore/index.js";
+import { watchVmStates, type Following, type Keystore, type VmState } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
 import { locateRank, ON_VM_NODE_ENV, openCluster, type ClusterInfo } from "./cluster-info.js";
 import { pcoccCommand } from "./pcocc-command.js";
@@ -19,8 +19,8 @@ export interface VmPlacement {
 const VM_RUNNING_WAIT_MS = 300_000;
 
 async function waitRunning(ks: Keystore, cluster: ClusterInfo, ranks: number[]): Promise<void> {
-  let following: Awaited<ReturnType<typeof watchVmStates>> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let following: Promise<Following | undefined> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       timer = setTimeout(
@@ -35,11 +35,15 @@ async function waitRunning(ks: Keystore, cluster: ClusterInfo, ranks: number[]):
         }
         resolve();
       };
-      watchVmStates(ks, cluster.user, cluster.jobId, check, reject).then((f) => (following = f), reject);
+      following = watchVmStates(ks, cluster.user, cluster.jobId, check, reject).catch((err) => {
+        reject(err);
+        return undefined;
+      });
     });
   } finally {
     clearTimeout(timer);
-    await following?.close();
+    // the first view can settle the wait before the watch is even established: close it once it is
+    await (await following)?.close();
   }
 }
 
