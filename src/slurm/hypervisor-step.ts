@@ -83,8 +83,22 @@ export class HypervisorStep {
   }
 }
 
-/** One line explaining how the step ended, pcocc's wording. */
-export function describeStepExit(exit: StepExit): string {
+/**
+ * One line explaining how the cluster ended, from srun's status and its last lines: slurmstepd announces
+ * cancellations and time limits, srun names the task (= VM rank) that failed first.
+ */
+export function describeStepExit(exit: StepExit, tail: string[] = []): string {
+  // the first task that failed on its own (the others are then Terminated/Interrupted by SLURM)
+  const task = tail
+    .map((l) => /srun: error: (\S+): task (\d+): (.*)$/.exec(l))
+    .find((m) => m && !/^(Terminated|Interrupt)$/.test(m[3]!.trim()));
+  if (task && exit.code !== 0) {
+    return `The cluster terminated unexpectedly: vm${task[2]} on ${task[1]}: ${task[3]} (srun exit status ${exit.code})`;
+  }
+  const text = tail.join("\n");
+  if (/CANCELLED AT .*DUE TO TIME LIMIT/.test(text))
+    return "The cluster was shut down: the job reached its time limit";
+  if (/CANCELLED AT/.test(text)) return "The cluster was shut down: the job was cancelled";
   if (exit.signal) return "The cluster has been terminated due to a signal";
   if (exit.code === 0) return "The cluster has shut down";
   return `The cluster terminated unexpectedly (srun exit status ${exit.code})`;

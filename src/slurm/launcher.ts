@@ -225,7 +225,7 @@ async function supervise(
   if (o.wait) {
     interrupts.onSignal(() => void stopCluster(step));
     const exit = await step.exited;
-    process.stderr.write(`${describeStepExit(exit)}\n`);
+    process.stderr.write(`${describeStepExit(exit, step.lastLines(20))}\n`);
     return exit.code ?? 1;
   }
   const front = startFront(o, env);
@@ -250,7 +250,7 @@ async function supervise(
     await stopCluster(step);
     return first.code;
   }
-  process.stderr.write(`\n${describeStepExit(first.exit)}\n`);
+  process.stderr.write(`\n${describeStepExit(first.exit, step.lastLines(20))}\n`);
   front.kill(o.script === undefined ? "SIGHUP" : "SIGTERM");
   const kill = setTimeout(() => front.kill("SIGKILL"), 1000);
   const code = await frontExit;
