@@ -197,7 +197,7 @@ async function bootAndCheck(place: Place, kind: "cloud" | "tiny", timeoutMs: num
   const port = place === host ? await freePort() : 10022;
   const vm = await boot(place, images[kind], hostname, port);
   try {
-    const ready = await vm.waitFor(/pcocc-guest: ready hostname=(\S+)/, timeoutMs);
+    const ready = await vm.waitFor(/pcocc-guest: ready hostname=(\S+)\r?\n/, timeoutMs);
     expect(ready[1]).toBe(hostname);
     await vm.waitFor(new RegExp(`pcocc-test runcmd ${hostname} written by write_files`), 10_000);
     await vm.waitFor(new RegExp(`pcocc-test argv ${hostname}`), 10_000);
