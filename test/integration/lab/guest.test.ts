@@ -209,7 +209,7 @@ async function bootAndCheck(place: Place, kind: "cloud" | "tiny", timeoutMs: num
       "ping -c 1 -W 5 127.0.0.1 >/dev/null && echo ping-ok",
       "ip -4 -o addr show dev eth0",
       "ip -4 -o addr show dev eth1",
-      ...(kind === "cloud" ? ["sudo -n id -u"] : []),
+      kind === "cloud" ? "sudo -n id -u" : "grep -q ' /data ext4 ' /proc/mounts && echo data-mounted",
     ];
     const r = await sshRun(place, port, checks.join("; "));
     console.log(
@@ -224,7 +224,7 @@ async function bootAndCheck(place: Place, kind: "cloud" | "tiny", timeoutMs: num
     expect(lines[4]).toBe("ping-ok");
     expect(lines[5]).toMatch(/eth0\s+inet 10\.0\.2\.15\//);
     expect(lines[6]).toMatch(/eth1\s+inet 10\.77\.0\.15\//);
-    if (kind === "cloud") expect(lines[7]).toBe("0");
+    expect(lines[7]).toBe(kind === "cloud" ? "0" : "data-mounted");
   } finally {
     await vm.stop();
   }
