@@ -317,6 +317,7 @@ export function planNode(
           match({ payload: { protocol: "udp", field: "dport" } }, VXLAN_PORT),
           match({ payload: { base: "th", offset: 96, len: 24 } }, alloc.vni),
           match(IP_SADDR, { set: peerAddrs }, "!="),
+          { counter: null },
           { drop: null },
         ]);
       } else {
