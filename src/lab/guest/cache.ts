@@ -1,5 +1,5 @@
 import { chmod, mkdir, open, readFile, readdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { PcoccError } from "../../util/errors.js";
 
@@ -70,4 +70,17 @@ export async function publish(staging: string, final: string): Promise<void> {
   }
   await rm(final, { recursive: true, force: true });
   await rename(staging, final);
+}
+
+/**
+ * Removes cached builds of older recipes (called with the lock held, after a build). VMs already running
+ * keep their open files; the lab re-reads the current paths on its next `up`.
+ */
+export async function pruneOtherRecipes(cacheDir: string, current: readonly string[]): Promise<void> {
+  const keep = new Set(current.map((dir) => basename(dir)));
+  for (const entry of await readdir(cacheDir)) {
+    if (/^(kernel|debootstrap|cloud|tiny)-[0-9a-f]{16}$/.test(entry) && !keep.has(entry)) {
+      await rm(join(cacheDir, entry), { recursive: true, force: true });
+    }
+  }
 }

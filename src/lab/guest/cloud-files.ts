@@ -141,6 +141,8 @@ export const CLOUD_MASK_UNITS = [
   "systemd-pstore.service",
   "sys-kernel-debug.mount",
   "sys-kernel-tracing.mount",
+  // No pam_systemd in this image (libpam-systemd is not installed), so nothing needs seat/session tracking.
+  "systemd-logind.service",
 ];
 
 /** Trimmed after debootstrap: documentation, translations, apt indexes, build-time host keys. */

@@ -1,7 +1,14 @@
 import { lstat, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../../util/errors.js";
-import { DEFAULT_CACHE_DIR, publish, stagingDir, sweepStaging, withCacheLock } from "./cache.js";
+import {
+  DEFAULT_CACHE_DIR,
+  publish,
+  pruneOtherRecipes,
+  stagingDir,
+  sweepStaging,
+  withCacheLock,
+} from "./cache.js";
 import { buildCloud, CLOUD_RECIPE, DEBOOTSTRAP_RECIPE, debootstrap } from "./cloud.js";
 import { buildKernelTree, type KernelTree, readKernelTree } from "./kernel.js";
 import { BUILD_VERSION, KERNEL_META_PACKAGE, recipeHash } from "./recipe.js";
@@ -143,6 +150,7 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
       await publish(out, tinyDir);
     }
     await sweepStaging(cacheDir);
+    await pruneOtherRecipes(cacheDir, [kernelDir, debootstrapDir, cloudDir, tinyDir]);
     log(`guest: images ready in ${cacheDir} (${Math.round((Date.now() - started) / 1000)} s)`);
     return { cloud, tiny };
   });
