@@ -124,6 +124,18 @@ describe("pcocc save on a running tiny guest", () => {
       "backing-filename"?: string;
     };
     expect(info["backing-filename"]).toBeUndefined();
+  });
+
+  it("-d saves into a new image that shares the source's layers", async () => {
+    // incremental saves sit on the source image's latest revision (rebased safely if the VM booted older)
+    const src = await resolveImage(config, "test:tiny");
+    const r = await pcocc(["save", "-d", "test:copy", "--state-dir", stateDir], cfg.env);
+    expect(r.stdout).toContain("vm0 disk successfully saved to test:copy@0 revision 0");
+    const copy = await resolveImage(config, "test:copy");
+    expect(copy.layers.slice(0, -1)).toEqual(src.layers);
+    expect((await pcocc(["save", "-d", "test:copy", "--state-dir", stateDir], cfg.env)).stderr).toMatch(
+      /already exists/,
+    );
     vm!.child.kill("SIGTERM");
     expect((await vm!.exited).code).toBe(0);
   });
