@@ -34,6 +34,7 @@ describe("pcocc save on a running tiny guest", () => {
   let cfg: Awaited<ReturnType<typeof scratchConfig>>;
   let config: ReposConfig;
   let vm: RunningVm | undefined;
+  let vm2: RunningVm | undefined;
   let stateDir: string;
   const token = `saved-${randomBytes(6).toString("hex")}`;
   /** How long a whole `pcocc save` took here: kills are spread over that span. */
@@ -57,6 +58,7 @@ describe("pcocc save on a running tiny guest", () => {
   });
   afterAll(async () => {
     await stopVm(vm);
+    await stopVm(vm2);
     await rm(cfg.dir, { recursive: true, force: true });
   });
 
@@ -143,7 +145,7 @@ describe("pcocc save on a running tiny guest", () => {
   it("a new VM booted from revision 1 sees the data", async () => {
     const rev1 = await resolveImage(config, "test:tiny@1");
     const dir = join(cfg.dir, ".pcocc_save_vm_1");
-    vm = await startVm(
+    vm2 = await startVm(
       tinySpec(g, {
         rank: 1,
         stateDir: dir,
@@ -151,8 +153,8 @@ describe("pcocc save on a running tiny guest", () => {
         template: { "user-data": { runcmd: ["sed 's/^/seen-/' /data/saved.txt > /dev/console"] } },
       }),
     );
-    await waitForConsole(vm, new RegExp(`^seen-${token}`, "m"));
-    vm.child.kill("SIGTERM");
-    expect((await vm.exited).code).toBe(0);
+    await waitForConsole(vm2, new RegExp(`^seen-${token}`, "m"));
+    vm2.child.kill("SIGTERM");
+    expect((await vm2.exited).code).toBe(0);
   });
 });
