@@ -17,7 +17,7 @@ OpType opType(const std::string& s) {
       {"tapAdd", OpType::TapAdd},     {"addrAdd", OpType::AddrAdd},     {"routeAdd", OpType::RouteAdd},
       {"fdbAppend", OpType::FdbAppend}, {"linkList", OpType::LinkList}, {"netnsAdd", OpType::NetnsAdd},
       {"netnsDel", OpType::NetnsDel}, {"sysctl", OpType::Sysctl},       {"nft", OpType::Nft},
-      {"spawn", OpType::Spawn}, {"txCsumOff", OpType::TxCsumOff}};
+      {"spawn", OpType::Spawn}, {"txCsumOff", OpType::TxCsumOff}, {"linkDelGroup", OpType::LinkDelGroup}};
   for (auto& [name, t] : table)
     if (s == name) return t;
   throw std::runtime_error("unknown operation " + s);
@@ -81,6 +81,11 @@ Op parseOp(const Napi::Object& o) {
   op.port = num(o, "port");
   op.uid = num(o, "uid");
   op.gid = num(o, "gid");
+  {
+    Napi::Value g = o.Get("group");
+    if (g.IsNumber()) op.group = g.As<Napi::Number>().Int64Value();
+    else if (!g.IsUndefined()) throw std::runtime_error("operation field group must be a number");
+  }
   op.onlink = flag(o, "onlink");
   op.ifExists = flag(o, "ifExists");
   op.mayExist = flag(o, "mayExist");

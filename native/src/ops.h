@@ -22,12 +22,14 @@ enum class OpType {
   Nft,
   Spawn,
   TxCsumOff,
+  LinkDelGroup,
 };
 
 struct Op {
   OpType type;
   std::string name, kind, peer, peerNetns, master, netns, mac, local, address, dst, via, dev, path, value, json;
   int mtu = -1, up = -1, vni = -1, port = -1, uid = -1, gid = -1;
+  long long group = -1;
   bool onlink = false;
   // Idempotence: deleting something absent, or creating something present, is not an error.
   bool ifExists = false, mayExist = false;

@@ -104,7 +104,12 @@ export async function teardown(rec: JobRecord, opts: ApplyOptions): Promise<void
         ]),
       }),
     );
-  await attempt(() => runOps(rec.links.map((name) => ({ op: "linkDel" as const, name, ifExists: true }))));
+  await attempt(() =>
+    runOps([
+      ...(rec.linkGroup > 0 ? [{ op: "linkDelGroup" as const, group: rec.linkGroup }] : []),
+      ...rec.links.map((name) => ({ op: "linkDel" as const, name, ifExists: true })),
+    ]),
+  );
   await attempt(() => runOps(rec.netns.map((name) => ({ op: "netnsDel" as const, name, ifExists: true }))));
   if (errors.length === 0) await removeJobDir(rec);
   if (errors.length > 0) throw errors[0];

@@ -23,12 +23,25 @@ export type NetOp =
       netns?: string;
       up?: boolean;
       mayExist?: boolean;
+      /** Device group (IFLA_GROUP): a whole group is deleted in one request. */
+      group?: number;
     }
   | { op: "linkDel"; name: string; ifExists?: boolean }
-  | { op: "linkSet"; name: string; mtu?: number; mac?: string; master?: string; netns?: string; up?: boolean }
+  | { op: "linkDelGroup"; group: number }
+  | {
+      op: "linkSet";
+      name: string;
+      mtu?: number;
+      mac?: string;
+      master?: string;
+      netns?: string;
+      up?: boolean;
+      group?: number;
+    }
   | {
       op: "tapAdd";
       name: string;
+      group?: number;
       uid?: number;
       gid?: number;
       mtu?: number;

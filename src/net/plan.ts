@@ -172,6 +172,8 @@ export interface JobRecord {
   nftTables: string[];
   pidFiles: string[];
   hostPorts: number[];
+  /** Device group of every link made in the node's namespace (removed in one request). */
+  linkGroup: number;
   /** Allocator ids owned by this node's part of the job (freed by this node). */
   extIds: Record<string, number[]>;
   /** VNIs allocated by this node as master of the network. */
@@ -247,6 +249,7 @@ export function planNode(
     nftTables: [],
     pidFiles: [],
     hostPorts: [],
+    linkGroup: job.jobId,
     extIds: {},
     vnis: {},
     keys: [],
@@ -284,7 +287,7 @@ export function planNode(
     const taps = local.map((v) => {
       const tap = freeName(`${p}_tap`, used);
       record.links.push(tap);
-      rootOps.push({ op: "tapAdd", name: tap, uid: job.uid, gid: job.gid, mtu, up: true });
+      rootOps.push({ op: "tapAdd", name: tap, uid: job.uid, gid: job.gid, mtu, up: true, group: job.jobId });
       ports.push({ name: tap, type: "" });
       return { vm: v, tap };
     });
@@ -310,6 +313,7 @@ export function planNode(
           port: VXLAN_PORT,
           mtu,
           up: true,
+          group: job.jobId,
         });
         for (const a of peerAddrs) rootOps.push({ op: "fdbAppend", name: vx, dst: a });
         ports.push({ name: vx, type: "", protected: true });
@@ -359,6 +363,7 @@ export function planNode(
           peerNetns: `/run/netns/${routerNs}`,
           mtu,
           up: true,
+          group: job.jobId,
         },
         {
           op: "linkAdd",
@@ -368,6 +373,7 @@ export function planNode(
           peerNetns: `/run/netns/${routerNs}`,
           mtu,
           up: true,
+          group: job.jobId,
         },
         { op: "addrAdd", dev: vu, address: `${extGw}/32` },
       );
@@ -421,6 +427,7 @@ export function planNode(
           peerNetns: `/run/netns/${dhcpNs}`,
           mtu,
           up: true,
+          group: job.jobId,
         });
         ports.push({ name: vd, type: "" });
         const dns = dnsIp(int);

@@ -28,6 +28,7 @@ function parseRecord(text: string): JobRecord {
   const strings = (a: unknown): boolean => Array.isArray(a) && a.every((x) => typeof x === "string");
   if (
     !Number.isSafeInteger(r.jobId) ||
+    !Number.isSafeInteger(r.linkGroup ?? 0) ||
     !strings(r.links) ||
     !strings(r.netns) ||
     !strings(r.bridges) ||

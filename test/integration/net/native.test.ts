@@ -97,6 +97,23 @@ describe("native network addon", () => {
     expect((await listLinks(ns)).map((l) => l.name)).not.toContain("ttap0");
   });
 
+  it("deletes a whole device group in one request", async () => {
+    await runOps(
+      [
+        { op: "linkAdd", kind: "bridge", name: "tg1", group: 4242 },
+        { op: "tapAdd", name: "tg2", group: 4242 },
+        { op: "linkAdd", kind: "veth", name: "tg3", peer: "tg3p", group: 4242 },
+        { op: "linkAdd", kind: "bridge", name: "tg4", group: 77 },
+      ],
+      ns,
+    );
+    await runOps([{ op: "linkDelGroup", group: 4242 }], ns);
+    const names = (await listLinks(ns)).map((l) => l.name);
+    for (const n of ["tg1", "tg2", "tg3", "tg3p"]) expect(names).not.toContain(n);
+    expect(names).toContain("tg4");
+    await runOps([{ op: "linkDelGroup", group: 4242 }], ns);
+  });
+
   it("applies nftables JSON atomically inside a namespace", async () => {
     await nft(
       {

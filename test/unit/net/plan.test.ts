@@ -145,6 +145,7 @@ describe("planNode (L3, two nodes)", () => {
       gid: 1001,
       mtu: 1500,
       up: true,
+      group: 42,
     });
     expect(master.rnat).toEqual([{ rank: 0, vmPort: 22, hostPort: 60223 }]);
   });
@@ -251,6 +252,7 @@ describe("planNode (L3, two nodes)", () => {
       nftTables: ["pcocc_j42"],
       pidFiles: ["/run/pcocc/job-42/nat-rssh.dnsmasq.pid"],
       hostPorts: [60223],
+      linkGroup: 42,
       extIds: { "nat-rssh": [5] },
       vnis: { "nat-rssh": 1024 },
       keys: ["rnat/0/22", "nat-rssh/0"],

@@ -13,6 +13,7 @@ const rec = (jobId: number, links: string[], bridges: string[], netns: string[])
   nftTables: [`pcocc_j${jobId}`],
   pidFiles: [],
   hostPorts: [],
+  linkGroup: jobId,
   extIds: {},
   vnis: {},
   keys: [],
