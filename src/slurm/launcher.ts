@@ -9,6 +9,7 @@ import { PcoccError } from "../util/errors.js";
 import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
+import { processTree, signalAll } from "./process-tree.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
 import { buildRankMap, parseTasksPerNode } from "./tasks.js";
@@ -251,10 +252,14 @@ async function supervise(
     return first.code;
   }
   process.stderr.write(`\n${describeStepExit(first.exit, step.lastLines(20))}\n`);
-  front.kill(o.script === undefined ? "SIGHUP" : "SIGTERM");
-  const kill = setTimeout(() => front.kill("SIGKILL"), 1000);
+  // the whole tree: whatever the script started must not outlive the cluster either
+  const tree = front.pid === undefined ? [] : processTree(front.pid);
+  signalAll(tree, o.script === undefined ? "SIGHUP" : "SIGTERM");
+  const kill = setTimeout(() => signalAll(tree, "SIGKILL"), 1000);
   const code = await frontExit;
+  await new Promise((r) => setTimeout(r, 1000));
   clearTimeout(kill);
+  signalAll(tree, "SIGKILL");
   return code === 0 ? (first.exit.code ?? 1) : code;
 }
 
