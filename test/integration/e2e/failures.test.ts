@@ -7,6 +7,8 @@ import {
   expectNodesClean,
   initNodes,
   jobIdFrom,
+  leftovers,
+  nodeSnapshot,
   prepareUser,
   snapshotAll,
   spawnPcocc,
@@ -55,6 +57,10 @@ describe("failures end with a clear message and clean nodes", () => {
     await waitUntil("both VMs running", async () => /starting VMs 2\/2/.test(run.out.stderr), 300_000, 200);
     // block distribution: vm1 runs on the second node
     const node = info.nodes[1]!;
+    // the snapshot sees what a job puts on a node, so "clean" below is a real check
+    const during = leftovers(baseline[1]!, await nodeSnapshot(info, node));
+    expect(during.links?.length, JSON.stringify(during)).toBeGreaterThan(0);
+    expect(during.processes?.length, JSON.stringify(during)).toBeGreaterThan(0);
     const pid = await waitUntil("vm1's hypervisor pid", async () => {
       const r = await nodeExec(node, ["sh", "-c", `cat \${PCOCC_TMPDIR:-/tmp}/.pcocc_${jobId}_vm_1/vm.json`]);
       return r.code === 0 ? (JSON.parse(r.stdout) as { pid: number }).pid : undefined;
