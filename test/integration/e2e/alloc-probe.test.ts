@@ -18,8 +18,9 @@ import {
 /** Runs inside the allocation (-E): waits for ssh on both VMs, then proves the private network and ssh. */
 const PROBE = `#!/bin/bash
 echo "PROBE env job=$SLURM_JOB_ID pcocc_job=$PCOCC_JOB_ID alloc=$PCOCC_ALLOCATION"
+end=$((SECONDS + 300))
 for vm in vm0 vm1; do
-  for i in $(seq 1 180); do pcocc ssh $vm true 2>/dev/null && break; sleep 1; done
+  until pcocc ssh -- -o ConnectTimeout=5 $vm true 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 1; done
 done
 ip1=$(pcocc ssh vm1 "ip -4 -o addr show dev eth0" | awk '{print $4}' | cut -d/ -f1)
 echo "PROBE vm1-ip=$ip1"
