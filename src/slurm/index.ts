@@ -12,9 +12,7 @@ export { sshVm, scpVm, ncVm, runOnVmNode } from "./remote.js";
 export { resolveJobTarget, DEFAULT_JOB_NAME, type JobTarget, type JobTargetOptions } from "./target.js";
 export {
   openCluster,
-  readClusterInfo,
   locateRank,
-  reverseNatPort,
   ON_VM_NODE_ENV,
   type ClusterInfo,
   type VmLocation,

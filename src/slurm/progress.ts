@@ -25,8 +25,8 @@ export interface VmProgress {
 const HOST_ORDER: Record<string, number> = { "network-config": 1, complete: 2 };
 const VM_ORDER: Record<string, number> = { topology: 1, "temporary-disk": 2, "qemu-start": 3, running: 4 };
 
-export const HOST_DONE = "complete";
-export const VM_DONE = "running";
+const HOST_DONE = "complete";
+const VM_DONE = "running";
 
 function rank(order: Record<string, number>, state: string | undefined): number {
   if (state === "failed") return -1;

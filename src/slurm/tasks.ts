@@ -29,10 +29,3 @@ export function buildRankMap(tasksPerNode: number[], vmCount?: number): number[]
   }
   return map;
 }
-
-/** Number of VMs each node hosts, from a rank map. */
-export function vmsPerNode(rankMap: number[], nodeCount: number): number[] {
-  const counts = new Array<number>(nodeCount).fill(0);
-  for (const node of rankMap) counts[node] = (counts[node] ?? 0) + 1;
-  return counts;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { expandHostlist } from "../../../src/slurm/hostlist.js";
-import { buildRankMap, parseTasksPerNode, vmsPerNode } from "../../../src/slurm/tasks.js";
+import { buildRankMap, parseTasksPerNode } from "../../../src/slurm/tasks.js";
 
 describe("expandHostlist", () => {
   it("expands ranges, lists and zero padding in SLURM order", () => {
@@ -29,7 +29,6 @@ describe("tasks per node and rank maps", () => {
   });
   it("maps ranks to hosts in blocks", () => {
     expect(buildRankMap([2, 2, 1])).toEqual([0, 0, 1, 1, 2]);
-    expect(vmsPerNode([0, 0, 1, 1, 2], 3)).toEqual([2, 2, 1]);
   });
   it("refuses an allocation that does not match the VM count", () => {
     expect(() => buildRankMap([2, 1], 4)).toThrow(/3 tasks but the cluster definition has 4 VMs/);
