@@ -40,8 +40,22 @@ function show(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** pcocc's `image-revision` row: the revision a VM of this template would boot, or N/A. */
+async function imageRevision(config: PcoccConfig, image: string | null): Promise<string> {
+  if (!image) return "N/A";
+  const { resolveImage } = await import("../image/index.js");
+  try {
+    const resolved = await resolveImage(config, image);
+    return `${resolved.revision} (${new Date(resolved.meta.timestamp * 1000).toISOString()})`;
+  } catch {
+    return "N/A";
+  }
+}
+
 export async function templateShow(name: string, opts: { json?: boolean }): Promise<string> {
-  const t = resolveTemplate(await loadConfig(), name);
+  const { loadConfigWithImages } = await import("../image/index.js");
+  const config = await loadConfigWithImages();
+  const t = resolveTemplate(config, name);
   const attributes: Array<{ attribute: string; inherited: boolean; from: string; value: unknown }> = [];
   if (t.description)
     attributes.push({ attribute: "description", inherited: false, from: t.name, value: t.description });
@@ -57,6 +71,12 @@ export async function templateShow(name: string, opts: { json?: boolean }): Prom
       from: "",
       value: t.settings["resource-set"],
     });
+  attributes.push({
+    attribute: "image-revision",
+    inherited: false,
+    from: "",
+    value: await imageRevision(config, t.settings.image),
+  });
   if (opts.json)
     return JSON.stringify({ name: t.name, scope: t.scope, file: t.file, attributes }, null, 2) + "\n";
   return formatTable(
