@@ -41,10 +41,33 @@ export function netmask(prefix: number): string {
 export function vmMac(prefix: string, k: number): string {
   const head = prefix.toLowerCase().split(":");
   const tailBytes = 6 - head.length;
-  if (k >= 2 ** (8 * tailBytes) - 3) throw new PcoccError(`MAC prefix ${prefix} has no room for VM ${k}`);
+  if (k >= 2 ** (8 * tailBytes) - 3 - MAX_ROUTER_NODES)
+    throw new PcoccError(`MAC prefix ${prefix} has no room for VM ${k}`);
+  return vmMacUnchecked(head, tailBytes, k);
+}
+
+/**
+ * Each node of a job has its own router behind the shared gateway address, and each needs its own MAC:
+ * with one MAC for all, a remote router's frames arriving over the tunnel teach the bridge that the
+ * gateway lives on the tunnel port, and local VMs' replies go to the wrong node. The top of the prefix's
+ * space is reserved for them (and DHCP/DNS), which bounds the nodes of one job on one network.
+ */
+export const MAX_ROUTER_NODES = 1024;
+
+/** The router of node rank 0 keeps pcocc's ff:ff:fe; the others count down below the DHCP/DNS ff:ff:fd. */
+export function routerMac(prefix: string, nodeRank: number): string {
+  if (nodeRank === 0) return reservedMac(prefix, "fe");
+  if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= MAX_ROUTER_NODES)
+    throw new PcoccError(`a job network spans at most ${MAX_ROUTER_NODES} nodes (node rank ${nodeRank})`);
+  const head = prefix.toLowerCase().split(":");
+  const tailBytes = 6 - head.length;
+  return vmMacUnchecked(head, tailBytes, 2 ** (8 * tailBytes) - 3 - nodeRank);
+}
+
+function vmMacUnchecked(head: string[], tailBytes: number, value: number): string {
   const tail: string[] = [];
   for (let i = tailBytes - 1; i >= 0; i--)
-    tail.push((Math.floor(k / 2 ** (8 * i)) % 256).toString(16).padStart(2, "0"));
+    tail.push((Math.floor(value / 2 ** (8 * i)) % 256).toString(16).padStart(2, "0"));
   return [...head, ...tail].join(":");
 }
 

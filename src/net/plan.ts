@@ -7,14 +7,16 @@
  *   VM taps ──┐                                   (all ports on one per-job OVS bridge, MAC learning)
  *   tunnel  ──┤ protected   kernel VXLAN device (VNI of the job, flood entries to every peer node) on
  *             │             the netdev datapath; OVS vxlan ports (remote_ip, key) per peer on `system`
- *   router  ──┤ protected   L3 only: veth into the job's router namespace (gateway .255.254, MAC ff:ff:fe)
+ *   router  ──┤ protected   L3 only: veth into the job's router namespace (gateway .255.254, a MAC of
+ *             │             its own per node: see routerMac)
  *   dhcp    ──┘             L3 master node only: veth into the DHCP/DNS namespace (.255.253, ff:ff:fd)
  *
  * - L2 isolation: one bridge and one VNI per job network; VXLAN from any address but the job's peer
  *   nodes is dropped (nftables, by VNI and source) and OVS vxlan ports only accept their remote_ip.
  * - Protected ports never talk to each other: no tunnel-to-tunnel forwarding (split horizon, so the full
  *   mesh cannot loop) and every node's router only serves its local VMs. Routers on all nodes share the
- *   gateway address and MAC; each one answers only on its own node.
+ *   gateway address but not their MAC, so a remote router's frames never move the local gateway's
+ *   MAC-table entry onto the tunnel port; each router answers ARP only on its own node.
  * - L3: each local VM gets a cluster-wide unique external address (ext-network, from the etcd
  *   allocator). The router namespace does 1:1 NAT int↔ext and forwards to the host over a point-to-point
  *   veth (host side holds the ext gateway address, host routes ext/32 to it). The host masquerades ext
@@ -34,6 +36,7 @@ import {
   gatewayIp,
   netmask,
   reservedMac,
+  routerMac,
   subnet,
   vmIp,
   vmMac,
@@ -386,7 +389,7 @@ export function planNode(
       });
       const routerOps: NetOp[] = [
         { op: "linkSet", name: "lo", up: true },
-        { op: "linkSet", name: ROUTER_INT, mac: reservedMac(s["mac-prefix"], "fe"), up: true },
+        { op: "linkSet", name: ROUTER_INT, mac: routerMac(s["mac-prefix"], job.nodeRank), up: true },
         { op: "addrAdd", dev: ROUTER_INT, address: `${gw}/${int.prefix}` },
         ...csumOff(ROUTER_INT),
         { op: "linkSet", name: ROUTER_EXT, up: true },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PcoccConfig } from "../../../src/config/index.js";
-import { netmask, reservedMac, vmMac } from "../../../src/net/addressing.js";
+import { MAX_ROUTER_NODES, netmask, reservedMac, routerMac, vmMac } from "../../../src/net/addressing.js";
 import {
   jobNetworks,
   planInit,
@@ -82,6 +82,18 @@ describe("addressing", () => {
     expect(netmask(16)).toBe("255.255.0.0");
     expect(netmask(0)).toBe("0.0.0.0");
     expect(() => vmMac("52:54:00:00", 65533)).toThrow(/no room/);
+  });
+
+  it("gives every node's router its own MAC, distinct from DHCP/DNS and from every VM", () => {
+    expect(routerMac("52:54:00", 0)).toBe("52:54:00:ff:ff:fe");
+    expect(routerMac("52:54:00", 1)).toBe("52:54:00:ff:ff:fc");
+    const routers = new Set(Array.from({ length: MAX_ROUTER_NODES }, (_, r) => routerMac("52:54:00:00", r)));
+    expect(routers.size).toBe(MAX_ROUTER_NODES);
+    expect(routers.has(reservedMac("52:54:00:00", "fd"))).toBe(false);
+    const lastVm = 65536 - 4 - MAX_ROUTER_NODES;
+    expect(routers.has(vmMac("52:54:00:00", lastVm))).toBe(false);
+    expect(() => vmMac("52:54:00:00", lastVm + 1)).toThrow(/no room/);
+    expect(() => routerMac("52:54:00", MAX_ROUTER_NODES)).toThrow(/at most/);
   });
 });
 
