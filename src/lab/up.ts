@@ -264,4 +264,7 @@ export function writePcoccConfig(
 
 export async function runInstallDeps(): Promise<void> {
   await runOk(["bash", join(repoRoot(), "src", "lab", "install-deps.sh")], { timeoutMs: 30 * 60_000 });
+  // QEMU, running as the job's user, attaches to the taps root made for it through /dev/net/tun.
+  // Debian's udev rules make it 0666; machines without udev (containers) may leave it 0600.
+  if (existsSync("/dev/net/tun")) chmodSync("/dev/net/tun", 0o666);
 }

@@ -62,9 +62,13 @@ async function usable(path: string, mode: number): Promise<boolean> {
 async function startVirtiofsd(socket: string, dir: string): Promise<ChildProcess> {
   for (const bin of ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"]) {
     if (!(await usable(bin, constants.X_OK))) continue;
-    return spawn(bin, ["--socket-path", socket, "--shared-dir", dir, "--sandbox", "none"], {
-      stdio: "ignore",
-    });
+    return spawn(
+      "setpriv",
+      dieWithHypervisor([bin, "--socket-path", socket, "--shared-dir", dir, "--sandbox", "none"]),
+      {
+        stdio: "ignore",
+      },
+    );
   }
   throw new PcoccError("virtio-fs mounts need virtiofsd, which is not installed");
 }
@@ -169,7 +173,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
 
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     logger.debug({ argv }, "starting qemu");
-    const child = spawn(argv[0] as string, argv.slice(1), {
+    const child = spawn("setpriv", dieWithHypervisor(argv), {
       detached: true,
       stdio: ["ignore", "ignore", spec.qemuStderr ? "inherit" : "pipe"],
     });
@@ -267,4 +271,12 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     for (const h of helpers) h.kill("SIGTERM");
     await rm(spec.stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * QEMU and virtiofsd must not outlive their hypervisor, even one killed with SIGKILL (its cleanup never
+ * runs): setpriv sets the parent-death signal and execs them, so the kernel kills them with it.
+ */
+function dieWithHypervisor(argv: string[]): string[] {
+  return ["--pdeathsig", "KILL", "--", ...argv];
 }
