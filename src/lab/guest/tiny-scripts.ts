@@ -145,7 +145,8 @@ case "$1" in
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    if [ -n "$router" ] && ! ip route show default | grep -q .; then
+    # busybox ip does not filter "route show default": look for the default route in the full table
+    if [ -n "$router" ] && ! ip route | grep -q "^default "; then
       ip route add default via "\${router%% *}" dev "$interface"
     fi
     if [ -n "$dns" ] && ! grep -q nameserver /etc/resolv.conf 2>/dev/null; then

@@ -8,6 +8,7 @@ import {
   initNodes,
   jobIdFrom,
   prepareUser,
+  privateIp,
   snapshotAll,
   spawnPcocc,
   TINY,
@@ -25,6 +26,7 @@ done
 ip1=$(pcocc ssh vm1 "ip -4 -o addr show dev eth0" | awk '{print $4}' | cut -d/ -f1)
 echo "PROBE vm1-ip=$ip1"
 pcocc ssh vm0 "ping -c 2 -W 5 $ip1" >/dev/null && echo "PROBE ping-ok"
+pcocc ssh vm0 "ping -c 2 -W 5 ${privateIp(1)}" >/dev/null && echo "PROBE private-ping-ok"
 echo "PROBE hostname=$(pcocc ssh vm1 hostname)"
 `;
 
@@ -51,6 +53,7 @@ describe("pcocc alloc -E on two nodes", () => {
     expect(run.out.stdout).toContain(`PROBE env job=${jobId} pcocc_job=${jobId} alloc=1`);
     expect(run.out.stdout).toMatch(/PROBE vm1-ip=10\.\d+\.\d+\.\d+/);
     expect(run.out.stdout).toContain("PROBE ping-ok");
+    expect(run.out.stdout).toContain("PROBE private-ping-ok");
     expect(run.out.stdout).toContain("PROBE hostname=vm1");
     expect(run.out.stderr).toMatch(/configuring hosts 2\/2/);
     expect(run.out.stderr).toMatch(/starting VMs 2\/2/);

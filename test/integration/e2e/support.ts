@@ -31,7 +31,16 @@ export async function waitUntil<T>(
   }
 }
 
-/** An ssh key for the user and a user-data file that lets them log into every VM under their own name. */
+/**
+ * Address of vmN on the private L2 network (eth1). That network has no DHCP (as in pcocc), so the
+ * user-data numbers it from the hostname, the way pcocc's tutorial cloud-config does.
+ */
+export const privateIp = (rank: number): string => `192.168.77.${rank + 1}`;
+
+/**
+ * An ssh key for the user and a user-data file that lets them log into every VM under their own name
+ * and configures the private network.
+ */
 export async function prepareUser(info: LabInfo, user: LabUser = info.user): Promise<{ userData: string }> {
   const key = `${user.home}/.ssh/id_ed25519`;
   await userExec(
@@ -47,7 +56,9 @@ export async function prepareUser(info: LabInfo, user: LabUser = info.user): Pro
   );
   const pub = readFileSync(`${key}.pub`, "utf8").trim();
   const userData = `${user.home}/e2e-user-data.yaml`;
-  const doc = `#cloud-config\nusers:\n  - name: ${user.name}\n    ssh_authorized_keys:\n      - ${pub}\n`;
+  const doc =
+    `#cloud-config\nusers:\n  - name: ${user.name}\n    ssh_authorized_keys:\n      - ${pub}\n` +
+    `runcmd:\n  - "n=$(hostname); ip addr add 192.168.77.$((\${n#vm} + 1))/24 dev eth1; ip link set eth1 up"\n`;
   const r = await userExec(info, ["sh", "-c", `cat > ${userData}`], { user, input: doc });
   if (r.code !== 0) throw new Error(`cannot write ${userData}: ${r.stderr}`);
   return { userData };
