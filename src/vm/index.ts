@@ -16,5 +16,12 @@ export { saveLayer, saveRevision } from "./save.js";
 export type { SaveLayerOptions, SavedLayer, SaveRevisionOptions } from "./save.js";
 export type { JobProgress } from "./block-job.js";
 export { progressLine } from "./progress.js";
-export { locateLocalVm, vmStatePaths, defaultVmStateDir, parseVmName, parseVmSet } from "./paths.js";
+export {
+  locateLocalVm,
+  vmStatePaths,
+  defaultVmStateDir,
+  parseVmName,
+  parseVmSet,
+  removeJobStateDirs,
+} from "./paths.js";
 export type { VmEndpoint, VmInfo, VmStatePaths } from "./paths.js";

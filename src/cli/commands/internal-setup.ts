@@ -40,9 +40,17 @@ export function register(program: Command): void {
         case "create":
           await net.setupCreate(config, net.jobFromEnv(process.env, "create"), so);
           break;
-        case "delete":
-          await net.setupDelete(config, net.jobFromEnv(process.env, "delete"), so);
+        case "delete": {
+          const job = net.jobFromEnv(process.env, "delete");
+          try {
+            await net.setupDelete(config, job, so);
+          } finally {
+            const { removeJobStateDirs } = await import("../../vm/index.js");
+            const removed = await removeJobStateDirs(job.jobId, job.uid);
+            if (removed.length) console.error(`Removed state of killed hypervisors: ${removed.join(" ")}`);
+          }
           break;
+        }
       }
     });
 }
