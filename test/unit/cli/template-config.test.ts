@@ -83,6 +83,8 @@ describe("pcocc template show", () => {
       ["inherits", "No", "site"],
       ["resource-set", "No", "cluster"],
       ["image", "Yes (site)", "global:debian"],
+      // pcocc's image-revision row: no such image in the test's repositories
+      ["image-revision", "No", "N/A"],
     ]);
   });
   it("--json gives values and origins", async () => {
