@@ -316,10 +316,18 @@ void netnsAdd(const Op& op) {
   prepareNetnsDir();
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0) {
-    if (errno == EEXIST && op.mayExist && isNsMount(path)) return;
-    throw SysError(errno, "create " + path);
+    if (errno != EEXIST) throw SysError(errno, "create " + path);
+    if (isNsMount(path)) {
+      if (op.mayExist) return;
+      throw SysError(EEXIST, "create " + path);
+    }
+    // an unmounted placeholder is what a setup killed between create and mount leaves: take it over
+    struct stat st;
+    if (lstat(path.c_str(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+      throw SysError(EEXIST, "create " + path);
+  } else {
+    close(fd);
   }
-  close(fd);
   if (unshare(CLONE_NEWNET) < 0 || mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) < 0) {
     int e = errno;
     unlink(path.c_str());

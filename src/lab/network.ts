@@ -38,9 +38,14 @@ export function labNetnsNames(): string[] {
   }
 }
 
-/** Deleting a node's netns also deletes its veth pair and every nftables table created in it. */
+/**
+ * Deleting a node's netns also deletes every nftables table created in it. Its veth pair goes only once the
+ * kernel has destroyed the namespace, which happens asynchronously: the host ends are deleted explicitly.
+ */
 export async function destroyLabNetwork(): Promise<void> {
   const lines = labNetnsNames().map((ns) => `netns del ${ns}`);
+  for (const l of readdirSync("/sys/class/net"))
+    if (l.startsWith(LAB_NET.vethPrefix)) lines.push(`link del ${l}`);
   if (existsSync(`/sys/class/net/${LAB_NET.bridge}`)) lines.push(`link del ${LAB_NET.bridge}`);
   if (!lines.length) return;
   await run(["ip", "-force", "-batch", "-"], { input: lines.join("\n") + "\n" });

@@ -58,6 +58,8 @@ ip -batch "$netbatch"
 mount --bind "$hosts" /etc/hosts
 mount --bind "$ovsrun" /run/openvswitch
 mount --bind "$pcoccrun" /run/pcocc
+# a node's own /run/netns, gone with the node like a real node's tmpfs /run: no stale job namespace files
+mount -t tmpfs -o mode=0755 lab-netns /run/netns
 OVS_RUNDIR=/run/openvswitch setsid -f ovsdb-server "$ovsdb" --remote=punix:/run/openvswitch/db.sock \\
   --pidfile=/run/openvswitch/ovsdb-server.pid --no-chdir -vconsole:off -vsyslog:off \\
   --log-file="$logdir/ovsdb-server-$name.log" </dev/null >>"$logdir/ovs-$name.out" 2>&1

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userExec, type LabInfo } from "../../../src/lab/index.js";
 import { useLab } from "../../support/lab.js";
@@ -19,8 +19,11 @@ import {
   type NodeSnapshot,
 } from "./support.js";
 
+// The run token tells this run's output from a stale pcocc_<id>.out of an earlier lab life that reused the
+// job id: SLURM truncates that file only once the job starts.
+const RUN = `run-${process.pid}-${Date.now()}`;
 const HOST_SCRIPT = `#!/bin/bash
-echo "BATCH start job=$SLURM_JOB_ID alloc=$PCOCC_ALLOCATION"
+echo "BATCH start ${RUN} job=$SLURM_JOB_ID alloc=$PCOCC_ALLOCATION"
 while [ ! -e ~/e2e-batch-release ]; do sleep 0.5; done
 echo "BATCH done"
 `;
@@ -62,7 +65,7 @@ describe("pcocc batch, pcocc ps and keystore isolation", () => {
     const out = `${info.user.home}/pcocc_${jobId}.out`;
     await waitUntil(
       "the host script to start",
-      async () => readFileSync(out, "utf8").includes("BATCH start"),
+      async () => existsSync(out) && readFileSync(out, "utf8").includes(`BATCH start ${RUN}`),
       300_000,
     );
 
@@ -94,7 +97,7 @@ describe("pcocc batch, pcocc ps and keystore isolation", () => {
     await userExec(info, ["touch", `${info.user.home}/e2e-batch-release`]);
     await expectJobGone(info, jobId!, 180_000);
     const text = readFileSync(out, "utf8");
-    expect(text).toContain(`BATCH start job=${jobId} alloc=1`);
+    expect(text).toContain(`BATCH start ${RUN} job=${jobId} alloc=1`);
     expect(text).toContain("BATCH done");
     await expectNodesClean(info, baseline);
     await expectNoJobKeys(info, jobId!);

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { listLinks, nft, runOps, spawnIn } from "../../../src/net/native.js";
 
 // Real kernel objects in namespaces this test creates through the addon itself; `ip`/`nft` only observe.
 const ns = `pcocctest-${process.pid}`;
 const ns2 = `${ns}-b`;
+const ns3 = `${ns}-c`;
 
 function ip(...args: string[]): string {
   return execFileSync("ip", args, { encoding: "utf8" });
@@ -15,6 +16,7 @@ afterAll(async () => {
   await runOps([
     { op: "netnsDel", name: ns, ifExists: true },
     { op: "netnsDel", name: ns2, ifExists: true },
+    { op: "netnsDel", name: ns3, ifExists: true },
   ]);
 });
 
@@ -31,6 +33,17 @@ describe("native network addon", () => {
     expect(links.map((l) => l.name)).toEqual(["lo"]);
     expect(links[0]!.up).toBe(true);
     await expect(runOps([{ op: "netnsAdd", name: ns }])).rejects.toThrow(/File exists/);
+  });
+
+  it("takes over the empty placeholder a setup killed before its mount left, and refuses any other file", async () => {
+    writeFileSync(`/run/netns/${ns3}`, "");
+    await runOps([{ op: "netnsAdd", name: ns3 }]);
+    expect((await listLinks(ns3)).map((l) => l.name)).toEqual(["lo"]);
+    await runOps([{ op: "netnsDel", name: ns3 }]);
+    writeFileSync(`/run/netns/${ns3}`, "not a namespace");
+    await expect(runOps([{ op: "netnsAdd", name: ns3 }])).rejects.toThrow(/File exists/);
+    expect(readFileSync(`/run/netns/${ns3}`, "utf8")).toBe("not a namespace");
+    rmSync(`/run/netns/${ns3}`);
   });
 
   it("builds bridge, tap, veth across namespaces, vxlan with flood entries, addresses and routes", async () => {

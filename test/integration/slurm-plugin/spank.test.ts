@@ -128,7 +128,7 @@ describe("SPANK plugin", () => {
       NODE_OPTIONS: "--require /tmp/evil.js",
     });
     expect(r.stderr).not.toMatch(/pcocc:/);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const job = jobIdOf(r.stdout);
 
     const setup = records(job);
