@@ -67,6 +67,20 @@ function encode(value: unknown): string {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * etcd3's Watcher.cancel() waits for the server's answer (watch id, then cancel confirmation), which may
+ * never come on a stuck stream: closing must not hang on it (the client's close() drops the stream anyway).
+ */
+const CANCEL_WAIT_MS = 1_000;
+async function cancelWatch(w: Watcher): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    w.cancel().catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
+/**
  * A thin, typed layer over etcd3 that adds what pcocc needs and the library leaves out: translated errors,
  * call deadlines (a dead etcd must not hang the CLI), JSON values, batched txns, compare-and-swap loops,
  * level-triggered prefix following that survives reconnects and compaction, and keep-alive of lease ids
@@ -266,7 +280,7 @@ export class Keystore {
           .create(),
       );
       if (stopped) {
-        await w.cancel();
+        await cancelWatch(w);
         return;
       }
       watcher = w;
@@ -303,7 +317,7 @@ export class Keystore {
       if (stopped || resyncing || watcher !== from) return;
       watcher = undefined;
       resyncing = (async () => {
-        await from.cancel().catch(() => {});
+        await cancelWatch(from);
         for (let attempt = 0; !stopped; attempt++) {
           try {
             await attach();
@@ -327,7 +341,7 @@ export class Keystore {
         stopped = true;
         this.followings.delete(following);
         await resyncing;
-        await watcher?.cancel().catch(() => {});
+        if (watcher) await cancelWatch(watcher);
       },
     };
     this.followings.add(following);

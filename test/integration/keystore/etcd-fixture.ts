@@ -16,6 +16,9 @@ export interface EtcdFixture {
   config(userDir?: string): KeystoreConfig;
   /** SIGKILL and start again on the same data and ports (clients see a dropped connection). */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: connections stay open but nothing answers, like a hung server. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -93,7 +96,10 @@ export async function startEtcd(rootPassword = "root-secret"): Promise<EtcdFixtu
       await kill("SIGKILL");
       await launch();
     },
+    pause: () => proc.kill("SIGSTOP"),
+    resume: () => proc.kill("SIGCONT"),
     stop: async () => {
+      proc.kill("SIGCONT");
       await kill("SIGTERM");
       await rm(dir, { recursive: true, force: true });
     },

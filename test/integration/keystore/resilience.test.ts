@@ -60,6 +60,21 @@ describe("following a prefix", () => {
 });
 
 describe("closing", () => {
+  it("does not wait for a hung etcd to confirm the cancel of its watches", async () => {
+    const ks = await openKeystore({ config: etcd.config(), as: "root" });
+    await ks.follow("/pcocc/global/hung/", () => {});
+    etcd.pause();
+    try {
+      const outcome = await Promise.race([
+        ks.close().then(() => "closed"),
+        new Promise((r) => setTimeout(() => r("still closing after 20 s"), 20_000)),
+      ]);
+      expect(outcome).toBe("closed");
+    } finally {
+      etcd.resume();
+    }
+  });
+
   it("lets the process exit while watches and keep-alives were running", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ks-exit-"));
     const script = join(dir, "client.ts");
