@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-
-type TargetOpts = { jobid?: string; jobname?: string; user?: string };
+import type { VmTargetOptions } from "../vm-target.js";
 
 export function register(program: Command): void {
   program
@@ -11,23 +10,17 @@ export function register(program: Command): void {
     .option("-J, --jobname <name>", "name of the job of the virtual cluster")
     .option("--user <user>", "owner of the job (with -j or -J)")
     .option("--state-dir <dir>", "hypervisor state directory of a single VM (on this node)")
-    .action(async (vms: string, opts: TargetOpts & { stateDir?: string }) => {
-      const { locateLocalVm, parseVmSet, resetVm } = await import("../../vm/index.js");
+    .action(async (vms: string, opts: VmTargetOptions) => {
+      const [{ locateLocalVm, parseVmSet, resetVm }, { hopToVmNodes }] = await Promise.all([
+        import("../../vm/index.js"),
+        import("../vm-target.js"),
+      ]);
       const start = Date.now();
-      let ranks = parseVmSet(vms);
-      let jobId = opts.jobid;
-      if (!opts.stateDir) {
-        // job targeting; VMs on other nodes are reset by running this verb there, inside the job
-        const { placeVms, hopToNode, vmSet } = await import("../../slurm/index.js");
-        const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks);
-        const codes = await Promise.all(
-          [...p.remote].map(([node, rs]) => hopToNode(p, node, ["reset", vmSet(rs)], { pty: false })),
-        );
-        if (codes.some((c) => c !== 0)) process.exitCode = 255;
-        ranks = p.local;
-        jobId = p.jobId;
-        if (ranks.length === 0) return;
-      }
+      const { ranks, jobId, hopCodes } = await hopToVmNodes(parseVmSet(vms), opts, (set) => ["reset", set], {
+        pty: false,
+      });
+      if (hopCodes.some((c) => c !== 0)) process.exitCode = 255;
+      if (ranks.length === 0) return;
       await Promise.all(
         ranks.map(async (rank) => {
           const ep = await locateLocalVm({ vm: `vm${rank}`, jobId, stateDir: opts.stateDir });

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-
-type TargetOpts = { jobid?: string; jobname?: string; user?: string };
+import type { VmTargetOptions } from "../vm-target.js";
 
 export function register(program: Command): void {
   program
@@ -13,33 +12,16 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", "the VM's hypervisor state directory (on this node)")
     .option("-d, --dest <uri>", "save to this image instead of a new revision of the VM's image")
     .option("--full", "save a standalone image instead of only the changes since boot")
-    .action(async (vm: string, opts: TargetOpts & { stateDir?: string; dest?: string; full?: boolean }) => {
-      const { loadConfig } = await import("../../config/index.js");
-      const { locateLocalVm, saveRevision, progressLine, parseVmName } = await import("../../vm/index.js");
-      let jobId = opts.jobid;
-      if (!opts.stateDir) {
-        // job targeting; a VM on another node is saved by running this verb there, inside the job
-        const { placeVms, hopToNode } = await import("../../slurm/index.js");
-        const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, [
-          parseVmName(vm),
-        ]);
-        const [node] = p.remote.keys();
-        if (node !== undefined) {
-          const args = [
-            "save",
-            vm,
-            ...(opts.dest ? ["-d", opts.dest] : []),
-            ...(opts.full ? ["--full"] : []),
-          ];
-          process.exitCode = await hopToNode(p, node, args, { pty: false });
-          return;
-        }
-        jobId = p.jobId;
-      }
-      const [config, ep] = await Promise.all([
-        loadConfig(),
-        locateLocalVm({ vm, jobId, stateDir: opts.stateDir }),
+    .action(async (vm: string, opts: VmTargetOptions & { dest?: string; full?: boolean }) => {
+      const [{ loadConfig }, { saveRevision, progressLine }, { localVmOrHop }] = await Promise.all([
+        import("../../config/index.js"),
+        import("../../vm/index.js"),
+        import("../vm-target.js"),
       ]);
+      const hopArgs = ["save", vm, ...(opts.dest ? ["-d", opts.dest] : []), ...(opts.full ? ["--full"] : [])];
+      const ep = await localVmOrHop(vm, opts, hopArgs, { pty: false });
+      if (!ep) return;
+      const config = await loadConfig();
       const abort = new AbortController();
       const stop = (): void => abort.abort();
       process.once("SIGINT", stop);

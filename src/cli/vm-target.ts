@@ -1,0 +1,54 @@
+import { locateLocalVm, parseVmName, type VmEndpoint } from "../vm/index.js";
+
+/** How the per-VM verbs (console, reset, save) name their VMs. */
+export interface VmTargetOptions {
+  jobid?: string;
+  jobname?: string;
+  user?: string;
+  /** A VM's hypervisor state directory on this node: no job targeting, nothing runs elsewhere. */
+  stateDir?: string;
+}
+
+export interface HopOptions {
+  /** Pass the user's terminal through, raw (console). */
+  pty: boolean;
+}
+
+/**
+ * A VM's sockets exist only on its node, so a per-VM verb runs again, inside the job, on every other node
+ * holding some of `ranks`, as `pcocc <verbArgs(vm set of that node)>`. Resolves with the ranks left to act
+ * on here, the job id that finds their state directories, and the exit statuses of the runs elsewhere.
+ */
+export async function hopToVmNodes(
+  ranks: number[],
+  opts: VmTargetOptions,
+  verbArgs: (vms: string) => string[],
+  hop: HopOptions,
+): Promise<{ ranks: number[]; jobId?: string; hopCodes: number[] }> {
+  if (opts.stateDir) return { ranks, jobId: opts.jobid, hopCodes: [] };
+  // loaded only here: --state-dir needs neither SLURM nor etcd
+  const { placeVms, hopToNode, vmSet } = await import("../slurm/index.js");
+  const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks);
+  const hopCodes = await Promise.all(
+    [...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty })),
+  );
+  return { ranks: p.local, jobId: p.jobId, hopCodes };
+}
+
+/**
+ * `vm` when it runs on this node; undefined when `pcocc <verbArgs>` ran on the VM's node instead, whose exit
+ * status is then already ours.
+ */
+export async function localVmOrHop(
+  vm: string,
+  opts: VmTargetOptions,
+  verbArgs: string[],
+  hop: HopOptions,
+): Promise<VmEndpoint | undefined> {
+  const { ranks, jobId, hopCodes } = await hopToVmNodes([parseVmName(vm)], opts, () => verbArgs, hop);
+  if (ranks.length === 0) {
+    process.exitCode = hopCodes[0];
+    return undefined;
+  }
+  return locateLocalVm({ vm, jobId, stateDir: opts.stateDir });
+}
