@@ -12,6 +12,8 @@ export interface VmTargetOptions {
 export interface HopOptions {
   /** Pass the user's terminal through, raw (console). */
   pty: boolean;
+  /** False when the verb needs only the hypervisor, not a running VM (default true). */
+  waitRunning?: boolean;
 }
 
 /**
@@ -28,7 +30,9 @@ export async function hopToVmNodes(
   if (opts.stateDir) return { ranks, jobId: opts.jobid, hopCodes: [] };
   // loaded only here: --state-dir needs neither SLURM nor etcd
   const { placeVms, hopToNode, vmSet } = await import("../slurm/index.js");
-  const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks);
+  const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks, {
+    waitRunning: hop.waitRunning,
+  });
   const hopCodes = await Promise.all(
     [...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty })),
   );

@@ -49,10 +49,15 @@ async function waitRunning(ks: Keystore, cluster: ClusterInfo, ranks: number[]):
 
 /**
  * Job targeting for per-VM verbs, replacing "look for the VM's sockets on this node": finds the job
- * (`-j/-J/--user`, `$SLURM_JOB_ID`, name `pcocc`), waits until the VMs run, and sorts them into the ones
- * reachable here and the ones to reach through their node (`hopToNode`).
+ * (`-j/-J/--user`, `$SLURM_JOB_ID`, name `pcocc`), waits until the VMs run (unless `waitRunning` is false:
+ * the console log is there as soon as the hypervisor started, and is most wanted when the VM never runs),
+ * and sorts them into the ones reachable here and the ones to reach through their node (`hopToNode`).
  */
-export async function placeVms(opts: JobTargetOptions, ranks: number[]): Promise<VmPlacement> {
+export async function placeVms(
+  opts: JobTargetOptions,
+  ranks: number[],
+  { waitRunning: wait = true }: { waitRunning?: boolean } = {},
+): Promise<VmPlacement> {
   if (process.env[ON_VM_NODE_ENV] === "1" && opts.jobId !== undefined) {
     // started by hopToNode on the VM's node: the placement was done by the caller
     return { jobId: opts.jobId, user: opts.user ?? "", local: ranks, remote: new Map() };
@@ -70,7 +75,7 @@ export async function placeVms(opts: JobTargetOptions, ranks: number[]): Promise
       if (loc.local) placement.local.push(r);
       else placement.remote.set(loc.node, [...(placement.remote.get(loc.node) ?? []), r]);
     }
-    await waitRunning(ks, cluster, ranks);
+    if (wait) await waitRunning(ks, cluster, ranks);
     return placement;
   } finally {
     await ks.close();

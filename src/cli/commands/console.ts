@@ -18,6 +18,7 @@ export function register(program: Command): void {
       ]);
       const ep = await localVmOrHop(vm, opts, ["console", vm, ...(opts.log ? ["-l"] : [])], {
         pty: process.stdin.isTTY === true,
+        waitRunning: !opts.log,
       });
       if (!ep) return;
       if (opts.log) await printConsoleLog(ep.paths.consoleLog);
