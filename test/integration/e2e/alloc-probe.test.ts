@@ -28,6 +28,11 @@ echo "PROBE vm1-ip=$ip1"
 pcocc ssh vm0 "ping -c 2 -W 5 $ip1" >/dev/null && echo "PROBE ping-ok"
 pcocc ssh vm0 "ping -c 2 -W 5 ${privateIp(1)}" >/dev/null && echo "PROBE private-ping-ok"
 echo "PROBE hostname=$(pcocc ssh vm1 hostname)"
+# vm1 runs on the other node: the dump runs there, into the shared home
+rm -f ~/e2e-dump-vm1.core
+pcocc dump vm1 e2e-dump-vm1.core 2>/dev/null && echo "PROBE dump-magic=$(head -c 4 ~/e2e-dump-vm1.core | tail -c 3)"
+rm -f ~/e2e-dump-vm1.core
+echo "PROBE monitor-running=$(pcocc monitor-cmd 'vm[0-1]' info status | grep -c 'VM status: running')"
 `;
 
 describe("pcocc alloc -E on two nodes", () => {
@@ -55,6 +60,8 @@ describe("pcocc alloc -E on two nodes", () => {
     expect(run.out.stdout).toContain("PROBE ping-ok");
     expect(run.out.stdout).toContain("PROBE private-ping-ok");
     expect(run.out.stdout).toContain("PROBE hostname=vm1");
+    expect(run.out.stdout).toContain("PROBE dump-magic=ELF");
+    expect(run.out.stdout).toContain("PROBE monitor-running=2");
     expect(run.out.stderr).toMatch(/configuring hosts 2\/2/);
     expect(run.out.stderr).toMatch(/starting VMs 2\/2/);
     await expectJobGone(info, jobId!);
