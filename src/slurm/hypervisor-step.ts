@@ -16,6 +16,7 @@ export class HypervisorStep {
   private readonly child: ChildProcess;
   private readonly tail: string[] = [];
   private exit?: StepExit;
+  private stopping?: Promise<StepExit>;
 
   constructor(argv: string[], env: NodeJS.ProcessEnv) {
     this.child = spawn("srun", argv, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -53,10 +54,21 @@ export class HypervisorStep {
 
   /**
    * Orderly stop: SIGINT (srun -X forwards it straight to every hypervisor, which shuts its VM down and
-   * cleans up), SIGTERM if that is not enough, SIGKILL after the grace period.
+   * cleans up), SIGTERM if that is not enough, SIGKILL after the grace period. Only the first call acts:
+   * a second SIGINT within a second would make srun kill the tasks outright.
    */
-  async stop(graceMs: number, onForce?: () => void): Promise<StepExit> {
+  stop(graceMs: number, onForce?: () => void): Promise<StepExit> {
     if (!this.running) return this.exited;
+    this.stopping ??= this.stopOnce(graceMs, onForce);
+    return this.stopping;
+  }
+
+  /** Whether stop() was called while the step ran. */
+  get stopRequested(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  private async stopOnce(graceMs: number, onForce?: () => void): Promise<StepExit> {
     this.signal("SIGINT");
     const later = (ms: number, fn: () => void) => setTimeout(fn, ms);
     const t1 = later(graceMs / 2, () => this.signal("SIGTERM"));

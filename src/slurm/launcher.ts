@@ -177,7 +177,7 @@ async function writeClusterKeys(
 
 async function stopCluster(step: HypervisorStep): Promise<StepExit> {
   if (!step.running) return step.exited;
-  process.stderr.write("Terminating the cluster...\n");
+  if (!step.stopRequested) process.stderr.write("Terminating the cluster...\n");
   return step.stop(STOP_GRACE_MS, () => process.stderr.write("Forcibly killing hypervisor processes...\n"));
 }
 

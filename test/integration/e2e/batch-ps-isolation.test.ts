@@ -103,6 +103,33 @@ describe("pcocc batch, pcocc ps and keystore isolation", () => {
     await expectNoJobKeys(info, jobId!);
   });
 
+  it("scancel of a running batch cluster stops it once, in order, and leaves every node clean", async () => {
+    const script = await writeUserScript(
+      info,
+      "e2e-batch-sleep.sh",
+      `#!/bin/bash\necho "BATCH sleeping ${RUN}"\nsleep 600\n`,
+    );
+    const sub = await userExec(info, ["pcocc", "batch", "-N2", "-c1", "-E", script, `${TINY}:2`]);
+    expect(sub.code, sub.stderr).toBe(0);
+    const jobId = jobIdFrom(sub.stdout)!;
+    const out = `${info.user.home}/pcocc_${jobId}.out`;
+    const err = `${info.user.home}/pcocc_${jobId}.err`;
+    await waitUntil(
+      "the host script to start",
+      async () => existsSync(out) && readFileSync(out, "utf8").includes(`BATCH sleeping ${RUN}`),
+      300_000,
+    );
+    const c = await userExec(info, ["scancel", String(jobId)]);
+    expect(c.code, c.stderr).toBe(0);
+    await expectJobGone(info, jobId, 120_000);
+    const log = readFileSync(err, "utf8");
+    // one orderly stop: a second SIGINT to srun within a second would kill the hypervisors outright
+    expect(log.match(/Terminating the cluster/g), log).toHaveLength(1);
+    expect(log).not.toMatch(/Forcibly killing/);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  });
+
   it("refuses -b clearly (no guest agent yet)", async () => {
     const r = await userExec(info, ["pcocc", "batch", "-b", "/bin/true", `${TINY}:1`]);
     expect(r.code).toBe(255);
