@@ -1,14 +1,11 @@
 import type { IPty } from "node-pty";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userEnv, type LabInfo } from "../../../src/lab/index.js";
-import { useLab } from "../../support/lab.js";
 import {
+  e2eSetup,
   expectJobGone,
   expectNoJobKeys,
   expectNodesClean,
-  initNodes,
-  prepareUser,
-  snapshotAll,
   TINY,
   waitUntil,
   type NodeSnapshot,
@@ -41,10 +38,7 @@ describe("interactive pcocc alloc through a pty", () => {
   let userData: string;
 
   beforeAll(async () => {
-    info = await useLab();
-    ({ userData } = await prepareUser(info));
-    await initNodes(info);
-    baseline = await snapshotAll(info);
+    ({ info, userData, baseline } = await e2eSetup());
   });
 
   it("shows the (pcocc/<id>) prompt, attaches vm0's console and detaches with Ctrl-C x3, exit tears down", async () => {

@@ -1,15 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LabInfo } from "../../../src/lab/index.js";
-import { useLab } from "../../support/lab.js";
 import {
+  e2eSetup,
   expectJobGone,
   expectNoJobKeys,
   expectNodesClean,
-  initNodes,
   jobIdFrom,
-  prepareUser,
   privateIp,
-  snapshotAll,
   spawnPcocc,
   TINY,
   writeUserScript,
@@ -41,10 +38,7 @@ describe("pcocc alloc -E on two nodes", () => {
   let userData: string;
 
   beforeAll(async () => {
-    info = await useLab();
-    ({ userData } = await prepareUser(info));
-    await initNodes(info);
-    baseline = await snapshotAll(info);
+    ({ info, userData, baseline } = await e2eSetup());
   });
 
   it("boots both VMs, vm0 pings vm1, ssh reaches vm1, and the job leaves every node clean", async () => {

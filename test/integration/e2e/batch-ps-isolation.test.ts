@@ -1,17 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userExec, type LabInfo } from "../../../src/lab/index.js";
-import { useLab } from "../../support/lab.js";
 import {
+  e2eSetup,
   etcdAsUser,
   expectJobGone,
   expectNoJobKeys,
   expectNodesClean,
-  initNodes,
   jobIdFrom,
   jobKeys,
-  prepareUser,
-  snapshotAll,
   spawnPcocc,
   TINY,
   waitUntil,
@@ -34,11 +31,7 @@ describe("pcocc batch, pcocc ps and keystore isolation", () => {
   let userData: string;
 
   beforeAll(async () => {
-    info = await useLab();
-    ({ userData } = await prepareUser(info));
-    await prepareUser(info, info.user2);
-    await initNodes(info);
-    baseline = await snapshotAll(info);
+    ({ info, userData, baseline } = await e2eSetup({ secondUser: true }));
   });
 
   it("runs a host script to completion while ps lists the cluster and another user cannot touch its keys", async () => {

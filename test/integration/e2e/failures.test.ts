@@ -1,16 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeExec, userExec, type LabInfo } from "../../../src/lab/index.js";
-import { useLab } from "../../support/lab.js";
 import {
+  e2eSetup,
   expectJobGone,
   expectNoJobKeys,
   expectNodesClean,
-  initNodes,
   jobIdFrom,
   leftovers,
   nodeSnapshot,
-  prepareUser,
-  snapshotAll,
   spawnPcocc,
   TINY,
   waitUntil,
@@ -23,10 +20,7 @@ describe("failures end with a clear message and clean nodes", () => {
   let userData: string;
 
   beforeAll(async () => {
-    info = await useLab();
-    ({ userData } = await prepareUser(info));
-    await initNodes(info);
-    baseline = await snapshotAll(info);
+    ({ info, userData, baseline } = await e2eSetup());
   });
 
   const start = (def = `${TINY}:2`) =>

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { nodeExec, userExec, userSpawn, type LabInfo, type LabUser } from "../../../src/lab/index.js";
 import { run } from "../../../src/lab/procs.js";
+import { useLab } from "../../support/lab.js";
 
 /**
  * Helpers shared by the end-to-end tests: a user ready to log into VMs, what a node holds (to prove a job
@@ -136,6 +137,19 @@ export function leftovers(before: NodeSnapshot, after: NodeSnapshot): Partial<No
 
 export async function snapshotAll(info: LabInfo): Promise<NodeSnapshot[]> {
   return Promise.all(info.nodes.map((n) => nodeSnapshot(info, n)));
+}
+
+/** What every e2e file starts from: the lab, its users ready to log into VMs, set-up nodes and their baseline. */
+export async function e2eSetup(opts: { secondUser?: boolean } = {}): Promise<{
+  info: LabInfo;
+  userData: string;
+  baseline: NodeSnapshot[];
+}> {
+  const info = await useLab();
+  const { userData } = await prepareUser(info);
+  if (opts.secondUser) await prepareUser(info, info.user2);
+  await initNodes(info);
+  return { info, userData, baseline: await snapshotAll(info) };
 }
 
 /** Runs `pcocc internal setup init` as root on every node, so baselines include the node-level objects. */
