@@ -83,12 +83,18 @@ export async function placeVms(
 }
 
 /**
- * Runs `pcocc <verbArgs> -j <job>` on `node` inside the job (overlapping srun step), where the VM's sockets
- * are; with `pty` the user's terminal is passed through raw (console). Resolves with its exit status.
+ * Runs `pcocc <verb> -j <job> <args>` on `node` inside the job (overlapping srun step), where the VM's
+ * sockets are; with `pty` the user's terminal is passed through raw (console). The job goes right after the
+ * verb, before arguments that may be free text (monitor-cmd). Resolves with its exit status.
  */
-export function hopToNode(placement: VmPlacement, node: string, verbArgs: string[], opts: { pty: boolean }) {
-  const target = ["-j", placement.jobId];
-  return runOnVmNode({ jobId: placement.jobId, node }, pcoccCommand(...verbArgs, ...target), opts);
+export function hopToNode(
+  placement: VmPlacement,
+  node: string,
+  [verb, ...args]: string[],
+  opts: { pty: boolean },
+) {
+  const argv = pcoccCommand(verb!, "-j", placement.jobId, ...args);
+  return runOnVmNode({ jobId: placement.jobId, node }, argv, opts);
 }
 
 /** `vm[1,3]` for a list of ranks (the VM-set syntax every verb accepts). */
