@@ -11,6 +11,7 @@ import {
   splitBatchArgs,
   type ClusterLaunchOptions,
 } from "./batch-args.js";
+import { parseImageOverrides } from "./image-override.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
@@ -46,8 +47,19 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
     });
   }
   o.mounts.forEach(parseMountSpec);
-  if (o.images.length > 0) {
-    throw new PcoccError("--image is not supported by this version of pcocc: use a template with the image");
+  const overrides = parseImageOverrides(
+    o.images,
+    cluster.vms.map((v) => v.template),
+  );
+  if (overrides.size > 0) {
+    const { resolveImage } = await import("../image/index.js");
+    await Promise.all(
+      [...overrides.values()].map((uri) =>
+        resolveImage(config, uri).catch((err: Error) => {
+          throw new PcoccError(`--image ${uri}: ${err.message}`);
+        }),
+      ),
+    );
   }
   const password = await ensureUserPassword(config.userDir);
   return { config, cluster, password };

@@ -10,6 +10,7 @@ import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { processTree, signalAll } from "./process-tree.js";
+import { parseImageOverrides } from "./image-override.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
 import { buildRankMap, parseTasksPerNode } from "./tasks.js";
@@ -22,12 +23,16 @@ export interface LauncherOptions {
   wait?: boolean;
   userData?: string;
   mounts: string[];
+  /** `--image [TPL=]IMAGE` specs. */
+  images: string[];
 }
 
 /** Environment variable that hands the cluster definition and launch options to every hypervisor task. */
 export const DEFINITION_ENV = "PCOCC_CLUSTER_DEFINITION";
 export const USER_DATA_ENV = "PCOCC_USER_DATA";
 export const MOUNTS_ENV = "PCOCC_MOUNTS";
+/** `{template: image URI}` from `--image`. */
+export const IMAGE_OVERRIDES_ENV = "PCOCC_IMAGE_OVERRIDES";
 
 /** Seconds to wait for each start-up phase before giving up with a diagnosis (`PCOCC_START_TIMEOUT`). */
 const DEFAULT_START_TIMEOUT_S = 300;
@@ -78,7 +83,7 @@ export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string
   };
   // the keystore credential is for the SPANK setup, not for everything the user runs
   delete env.PCOCC_REQUEST_CRED;
-  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV]) delete env[k];
+  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV, IMAGE_OVERRIDES_ENV]) delete env[k];
   return env;
 }
 
@@ -93,6 +98,10 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   const config = await loadConfig();
   const cluster = parseClusterDefinition(o.definition, config);
   const rankMap = buildRankMap(alloc.tasksPerNode, cluster.vms.length);
+  const imageOverrides = parseImageOverrides(
+    o.images,
+    cluster.vms.map((v) => v.template),
+  );
   const user = userInfo().username;
   const clusterDir = join(config.userDir, `job_${alloc.jobId}`);
   await rm(clusterDir, { recursive: true, force: true });
@@ -106,6 +115,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   };
   if (o.userData !== undefined) stepEnv[USER_DATA_ENV] = o.userData;
   if (o.mounts.length) stepEnv[MOUNTS_ENV] = JSON.stringify(o.mounts);
+  if (imageOverrides.size) stepEnv[IMAGE_OVERRIDES_ENV] = JSON.stringify(Object.fromEntries(imageOverrides));
   const step = new HypervisorStep(
     [
       "-Q",
@@ -130,7 +140,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     const job: JobHandle = joined.job;
     keeper = job.keepAlive();
     await waitForHosts(ctx, ks, alloc.jobId, alloc.nodes);
-    await writeClusterKeys(job, cluster.resourceDefinition, o.definition, rankMap, alloc.nodes);
+    await writeClusterKeys(job, cluster.resourceDefinition, o.definition, rankMap, alloc.nodes, o.images);
     await waitForVms(
       ctx,
       ks,
@@ -167,11 +177,13 @@ async function writeClusterKeys(
   definition: string,
   rankMap: number[],
   nodes: string[],
+  images: string[],
 ): Promise<void> {
   // `definition` last: readers take its presence as "the cluster is described"
   await job.putUser("resource_definition", resourceDefinition);
   await job.putUser("rank_map", rankMap);
   await job.putUser("nodes", nodes);
+  if (images.length) await job.putUser("image_override", images.join("\n"));
   await job.putUser("definition", definition);
 }
 

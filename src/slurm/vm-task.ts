@@ -13,7 +13,7 @@ import {
 } from "../vm/index.js";
 import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
-import { DEFINITION_ENV, MOUNTS_ENV, USER_DATA_ENV } from "./launcher.js";
+import { DEFINITION_ENV, IMAGE_OVERRIDES_ENV, MOUNTS_ENV, USER_DATA_ENV } from "./launcher.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
 import { parseTasksPerNode } from "./tasks.js";
 import { readVmNics } from "./vm-network.js";
@@ -41,6 +41,9 @@ export function taskFromEnv(env: NodeJS.ProcessEnv) {
     definition,
     userData: env[USER_DATA_ENV],
     mounts: env[MOUNTS_ENV] ? (JSON.parse(env[MOUNTS_ENV]) as string[]).map(parseMountSpec) : [],
+    imageOverrides: env[IMAGE_OVERRIDES_ENV]
+      ? (JSON.parse(env[IMAGE_OVERRIDES_ENV]) as Record<string, string>)
+      : {},
   };
 }
 
@@ -140,8 +143,11 @@ export async function buildVmSpec(
   if (!vm) throw new PcoccError(`task ${task.rank} has no VM in cluster definition '${task.definition}'`);
   const tpl = resolveTemplate(config, vm.template);
   const networks = config.resourceSets[vm.resourceSet]?.networks ?? [];
+  const imageUri = Object.hasOwn(task.imageOverrides, vm.template)
+    ? task.imageOverrides[vm.template]
+    : (tpl.settings.image ?? undefined);
   const [image, nics, mem] = await Promise.all([
-    tpl.settings.image ? resolveImage(config, tpl.settings.image) : undefined,
+    imageUri ? resolveImage(config, imageUri) : undefined,
     readVmNics(job, networks, task.nodeRank, task.rank),
     jobMemory(task.jobId, env),
   ]);
@@ -168,7 +174,7 @@ export async function buildVmSpec(
       accelerator: s.accelerator,
     },
     imagePath: image?.topPath,
-    imageUri: s.image ?? undefined,
+    imageUri,
     nics,
     vcpus: task.cpusPerTask,
     memoryMiB: vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode),

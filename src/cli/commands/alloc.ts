@@ -4,7 +4,7 @@ export function register(program: Command): void {
   program
     .command("alloc")
     .description("Instantiate or restore a virtual cluster (interactive mode)")
-    .usage("[-E SCRIPT] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [SALLOC OPTIONS] CLUSTER_DEFINITION")
+    .usage("[-E SCRIPT] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION")
     .argument("[args...]", "pcocc options, salloc options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
     .addHelpText(
@@ -13,7 +13,8 @@ export function register(program: Command): void {
 pcocc options (anything else goes to salloc; -c is the number of vCPUs per VM):
   -E, --alloc-script SCRIPT   run SCRIPT on the first host instead of an interactive shell
   --user-data FILE            cloud-init user-data for every VM, instead of the template's
-  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)`,
+  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
+  --image [TPL=]IMAGE         boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)`,
     )
     .action(async (args: string[]) => {
       const { alloc } = await import("../../slurm/index.js");

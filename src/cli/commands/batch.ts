@@ -4,7 +4,7 @@ export function register(program: Command): void {
   program
     .command("batch")
     .description("Instantiate or restore a virtual cluster (batch mode)")
-    .usage("[-E HOST_SCRIPT] [--user-data FILE] [--mount SPEC] [SBATCH OPTIONS] CLUSTER_DEFINITION")
+    .usage("[-E HOST_SCRIPT] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION")
     .argument("[args...]", "pcocc options, sbatch options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
     .addHelpText(
@@ -15,6 +15,7 @@ pcocc options (anything else goes to sbatch; the job is named pcocc unless -J is
   -b, --batch-script FILE     run FILE in vm0 (needs the guest agent: not available in this version)
   --user-data FILE            cloud-init user-data for every VM, instead of the template's
   --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
+  --image [TPL=]IMAGE         boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)
 Output goes to pcocc_<jobid>.out / pcocc_<jobid>.err.`,
     )
     .action(async (args: string[]) => {

@@ -14,11 +14,12 @@ export function register(program: Command): void {
     .option("-w, --wait", "no shell: keep the cluster until its VMs stop or the job ends")
     .option("--user-data <file>", "cloud-init user-data for every VM")
     .option("--mount <spec>", "host directory shared with the VMs", collect, [])
+    .option("--image <spec>", "[TPL=]IMAGE: boot TPL's VMs from IMAGE", collect, [])
     .argument("<definition>", "cluster definition")
     .action(
       async (
         definition: string,
-        opts: { allocScript?: string; wait?: boolean; userData?: string; mount: string[] },
+        opts: { allocScript?: string; wait?: boolean; userData?: string; mount: string[]; image: string[] },
       ) => {
         const { runLauncher } = await import("../../slurm/index.js");
         process.exitCode = await runLauncher({
@@ -27,6 +28,7 @@ export function register(program: Command): void {
           wait: opts.wait,
           userData: opts.userData,
           mounts: opts.mount,
+          images: opts.image,
         });
       },
     );

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { LabInfo } from "../../../src/lab/index.js";
+import { userExec, type LabInfo } from "../../../src/lab/index.js";
 import {
   e2eSetup,
   expectJobGone,
@@ -61,5 +61,51 @@ describe("pcocc alloc -E on two nodes", () => {
     await expectJobGone(info, jobId!);
     await expectNodesClean(info, baseline);
     await expectNoJobKeys(info, jobId!);
+  });
+  it("--image boots a template's VMs from another image, and save writes a revision of that image", async () => {
+    const copy = "user:e2e-image-override";
+    await userExec(info, ["pcocc", "image", "delete", copy]);
+    const cp = await userExec(info, ["pcocc", "image", "copy", TINY, copy]);
+    expect(cp.code, cp.stderr).toBe(0);
+    try {
+      const run = spawnPcocc(info, [
+        "alloc",
+        "-N1",
+        "-c1",
+        "-E",
+        "pcocc save vm0",
+        "--image",
+        `${TINY}=${copy}`,
+        `${TINY}:1`,
+      ]);
+      const code = await run.exited;
+      const transcript = `stdout:\n${run.out.stdout}\nstderr:\n${run.out.stderr}`;
+      expect(code, transcript).toBe(0);
+      expect(run.out.stdout, transcript).toContain(`vm0 disk successfully saved to ${copy}@1 revision 1`);
+      const jobId = jobIdFrom(run.out.stderr)!;
+      await expectJobGone(info, jobId);
+      await expectNodesClean(info, baseline);
+      await expectNoJobKeys(info, jobId);
+      // the template's own image was left alone
+      const show = await userExec(info, ["pcocc", "image", "show", TINY]);
+      expect(show.stdout).toMatch(new RegExp(`URI:\\s+\\S+:${TINY}@0\\n`));
+    } finally {
+      await userExec(info, ["pcocc", "image", "delete", copy]);
+    }
+  });
+
+  it("refuses a bad --image before asking SLURM for anything", async () => {
+    const r = await userExec(info, [
+      "pcocc",
+      "alloc",
+      "-E",
+      "true",
+      "--image",
+      `${TINY}=user:no-such-image`,
+      `${TINY}:1`,
+    ]);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toMatch(/--image user:no-such-image: Image no-such-image not found/);
+    expect(r.stderr).not.toMatch(/salloc/);
   });
 });
