@@ -4,7 +4,9 @@ export function register(program: Command): void {
   program
     .command("alloc")
     .description("Instantiate or restore a virtual cluster (interactive mode)")
-    .usage("[-E SCRIPT] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION")
+    .usage(
+      "[-E SCRIPT] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION",
+    )
     .argument("[args...]", "pcocc options, salloc options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
     .addHelpText(

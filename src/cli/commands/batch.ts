@@ -4,7 +4,9 @@ export function register(program: Command): void {
   program
     .command("batch")
     .description("Instantiate or restore a virtual cluster (batch mode)")
-    .usage("[-E HOST_SCRIPT] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION")
+    .usage(
+      "[-E HOST_SCRIPT] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION",
+    )
     .argument("[args...]", "pcocc options, sbatch options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
     .addHelpText(
