@@ -25,6 +25,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
   "monitor-cmd": [() => import("./commands/monitor-cmd.js")],
   dump: [() => import("./commands/dump.js")],
   save: [() => import("./commands/save.js")],
+  ckpt: [() => import("./commands/ckpt.js")],
   internal: [
     () => import("./commands/internal-launcher.js"),
     () => import("./commands/internal-run.js"),

@@ -1,3 +1,4 @@
+import { PcoccError } from "../util/errors.js";
 import { locateLocalVm, parseVmName, type VmEndpoint } from "../vm/index.js";
 
 /** How the per-VM verbs (console, reset, save) name their VMs. */
@@ -22,12 +23,15 @@ export interface HopOptions {
  * on here, the job id that finds their state directories, and the exit statuses of the runs elsewhere.
  */
 export async function hopToVmNodes(
-  ranks: number[],
+  ranks: number[] | "all",
   opts: VmTargetOptions,
   verbArgs: (vms: string) => string[],
   hop: HopOptions,
-): Promise<{ ranks: number[]; jobId?: string; hopCodes: number[] }> {
-  if (opts.stateDir) return { ranks, jobId: opts.jobid, hopCodes: [] };
+): Promise<{ ranks: number[]; jobId?: string; hopCodes: number[]; definition?: string; total: number }> {
+  if (opts.stateDir) {
+    if (ranks === "all") throw new PcoccError("--state-dir names a single VM");
+    return { ranks, jobId: opts.jobid, hopCodes: [], total: ranks.length };
+  }
   // loaded only here: --state-dir needs neither SLURM nor etcd
   const { placeVms, hopToNode, vmSet } = await import("../slurm/index.js");
   const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks, {
@@ -36,7 +40,8 @@ export async function hopToVmNodes(
   const hopCodes = await Promise.all(
     [...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty })),
   );
-  return { ranks: p.local, jobId: p.jobId, hopCodes };
+  const total = p.local.length + [...p.remote.values()].reduce((n, rs) => n + rs.length, 0);
+  return { ranks: p.local, jobId: p.jobId, hopCodes, definition: p.definition, total };
 }
 
 /**

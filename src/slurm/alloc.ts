@@ -12,6 +12,7 @@ import {
   type ClusterLaunchOptions,
 } from "./batch-args.js";
 import { parseImageOverrides } from "./image-override.js";
+import { checkRestartDir } from "./restart.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
@@ -23,6 +24,7 @@ export function launcherArgs(o: ClusterLaunchOptions & { wait?: boolean }, defin
   if (o.userData !== undefined) args.push("--user-data", o.userData);
   for (const m of o.mounts) args.push("--mount", m);
   for (const i of o.images) args.push("--image", i);
+  if (o.restartDir !== undefined) args.push("-r", o.restartDir);
   args.push(definition);
   return args;
 }
@@ -61,6 +63,7 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
       ),
     );
   }
+  if (o.restartDir !== undefined) await checkRestartDir(o.restartDir, definition, cluster.vms.length);
   const password = await ensureUserPassword(config.userDir);
   return { config, cluster, password };
 }

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { PcoccError } from "../util/errors.js";
 
 /** One pcocc option of a verb whose other options go to salloc/sbatch. */
@@ -109,13 +110,12 @@ export interface ClusterLaunchOptions {
   userData?: string;
   mounts: string[];
   images: string[];
+  /** `-r DIR`: restart from the checkpoint in DIR. */
+  restartDir?: string;
 }
 
 export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
   const o = split.options;
-  if (o.restartCkpt !== undefined) {
-    throw new PcoccError("restarting from a checkpoint (-r) is not supported by this version of pcocc");
-  }
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   return {
     script: str(o.allocScript) ?? str(o.hostScript),
@@ -123,6 +123,8 @@ export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
     userData: str(o.userData),
     mounts: Array.isArray(o.mount) ? o.mount : [],
     images: Array.isArray(o.image) ? o.image : [],
+    // absolute: the launcher and the hypervisors run elsewhere
+    restartDir: str(o.restartCkpt) === undefined ? undefined : resolve(str(o.restartCkpt)!),
   };
 }
 

@@ -25,6 +25,8 @@ export interface LauncherOptions {
   mounts: string[];
   /** `--image [TPL=]IMAGE` specs. */
   images: string[];
+  /** `-r DIR`: the VMs resume from the checkpoint in DIR instead of booting. */
+  restartDir?: string;
 }
 
 /** Environment variable that hands the cluster definition and launch options to every hypervisor task. */
@@ -33,6 +35,7 @@ export const USER_DATA_ENV = "PCOCC_USER_DATA";
 export const MOUNTS_ENV = "PCOCC_MOUNTS";
 /** `{template: image URI}` from `--image`. */
 export const IMAGE_OVERRIDES_ENV = "PCOCC_IMAGE_OVERRIDES";
+export const RESTART_DIR_ENV = "PCOCC_RESTART_DIR";
 
 /** Seconds to wait for each start-up phase before giving up with a diagnosis (`PCOCC_START_TIMEOUT`). */
 const DEFAULT_START_TIMEOUT_S = 300;
@@ -83,7 +86,8 @@ export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string
   };
   // the keystore credential is for the SPANK setup, not for everything the user runs
   delete env.PCOCC_REQUEST_CRED;
-  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV, IMAGE_OVERRIDES_ENV]) delete env[k];
+  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV, IMAGE_OVERRIDES_ENV, RESTART_DIR_ENV])
+    delete env[k];
   return env;
 }
 
@@ -115,6 +119,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   };
   if (o.userData !== undefined) stepEnv[USER_DATA_ENV] = o.userData;
   if (o.mounts.length) stepEnv[MOUNTS_ENV] = JSON.stringify(o.mounts);
+  if (o.restartDir !== undefined) stepEnv[RESTART_DIR_ENV] = o.restartDir;
   if (imageOverrides.size) stepEnv[IMAGE_OVERRIDES_ENV] = JSON.stringify(Object.fromEntries(imageOverrides));
   const step = new HypervisorStep(
     [

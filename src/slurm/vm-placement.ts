@@ -9,6 +9,8 @@ import type { JobTargetOptions } from "./target.js";
 export interface VmPlacement {
   jobId: string;
   user: string;
+  /** The cluster definition (unknown on a node the verb hopped to). */
+  definition?: string;
   /** Ranks whose sockets are on this node. */
   local: number[];
   /** Other nodes and the ranks they run. */
@@ -55,21 +57,23 @@ async function waitRunning(ks: Keystore, cluster: ClusterInfo, ranks: number[]):
  */
 export async function placeVms(
   opts: JobTargetOptions,
-  ranks: number[],
+  which: number[] | "all",
   { waitRunning: wait = true }: { waitRunning?: boolean } = {},
 ): Promise<VmPlacement> {
-  if (process.env[ON_VM_NODE_ENV] === "1" && opts.jobId !== undefined) {
+  if (process.env[ON_VM_NODE_ENV] === "1" && opts.jobId !== undefined && which !== "all") {
     // started by hopToNode on the VM's node: the placement was done by the caller
-    return { jobId: opts.jobId, user: opts.user ?? "", local: ranks, remote: new Map() };
+    return { jobId: opts.jobId, user: opts.user ?? "", local: which, remote: new Map() };
   }
   const { ks, cluster } = await openCluster(opts);
   try {
     const placement: VmPlacement = {
       jobId: String(cluster.jobId),
       user: cluster.user,
+      definition: cluster.definition,
       local: [],
       remote: new Map(),
     };
+    const ranks = which === "all" ? cluster.rankMap.map((_, r) => r) : which;
     for (const r of ranks) {
       const loc = locateRank(cluster, r);
       if (loc.local) placement.local.push(r);

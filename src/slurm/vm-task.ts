@@ -13,7 +13,14 @@ import {
 } from "../vm/index.js";
 import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
-import { DEFINITION_ENV, IMAGE_OVERRIDES_ENV, MOUNTS_ENV, USER_DATA_ENV } from "./launcher.js";
+import {
+  DEFINITION_ENV,
+  IMAGE_OVERRIDES_ENV,
+  MOUNTS_ENV,
+  RESTART_DIR_ENV,
+  USER_DATA_ENV,
+} from "./launcher.js";
+import { restoreFor } from "./restart.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
 import { parseTasksPerNode } from "./tasks.js";
 import { readVmNics } from "./vm-network.js";
@@ -41,6 +48,7 @@ export function taskFromEnv(env: NodeJS.ProcessEnv) {
     definition,
     userData: env[USER_DATA_ENV],
     mounts: env[MOUNTS_ENV] ? (JSON.parse(env[MOUNTS_ENV]) as string[]).map(parseMountSpec) : [],
+    restartDir: env[RESTART_DIR_ENV],
     imageOverrides: env[IMAGE_OVERRIDES_ENV]
       ? (JSON.parse(env[IMAGE_OVERRIDES_ENV]) as Record<string, string>)
       : {},
@@ -152,6 +160,11 @@ export async function buildVmSpec(
     jobMemory(task.jobId, env),
   ]);
   const s = tpl.settings;
+  const vcpus = task.cpusPerTask;
+  const memoryMiB = vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode);
+  const restore = task.restartDir
+    ? await restoreFor(task.restartDir, task.rank, { vcpus, memoryMiB })
+    : undefined;
   return {
     rank: task.rank,
     name: vm.name,
@@ -176,8 +189,9 @@ export async function buildVmSpec(
     imagePath: image?.topPath,
     imageUri,
     nics,
-    vcpus: task.cpusPerTask,
-    memoryMiB: vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode),
+    vcpus,
+    memoryMiB,
+    restore,
     userDataFile: task.userData,
     mounts: task.mounts,
     stateDir: defaultVmStateDir(task.jobId, task.rank, env),

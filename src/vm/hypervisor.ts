@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
-import { access, chmod, constants, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -114,7 +114,10 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     logger.info({ vm: spec.name, accel: decision.accel, reason: decision.reason }, "accelerator");
 
     report({ state: "temporary-disk" });
-    if (spec.imagePath) await createOverlay(spec.imagePath, paths.overlay);
+    if (spec.restore && spec.imagePath && !spec.restore.disk)
+      throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
+    const diskBase = spec.restore?.disk ?? spec.imagePath;
+    if (diskBase) await createOverlay(diskBase, paths.overlay);
     let seedDocs: { metaData: string; userData: string };
     try {
       seedDocs = await writeSeed(paths.seed, {
@@ -149,7 +152,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
       cpuModel: tpl["cpu-model"] ?? undefined,
       memoryMiB: spec.memoryMiB,
       vcpus: spec.vcpus,
-      disk: spec.imagePath
+      disk: diskBase
         ? { path: paths.overlay, model: tpl["disk-model"] ?? "virtio", cache: tpl["disk-cache"] ?? "unsafe" }
         : undefined,
       seedPath: paths.seed,
@@ -168,15 +171,18 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
       qmpSocket: paths.qmpSocket,
       serialSocket: paths.serialSocket,
       customArgs: tpl["custom-args"] ?? [],
+      incomingFd: spec.restore ? INCOMING_FD : undefined,
     };
     const argv = buildQemuArgv(plan);
 
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     logger.debug({ argv }, "starting qemu");
+    const incoming = spec.restore ? await openIncoming(spec.restore.memory) : undefined;
     const child = spawn("setpriv", dieWithHypervisor(argv), {
       detached: true,
-      stdio: ["ignore", "ignore", spec.qemuStderr ? "inherit" : "pipe"],
+      stdio: ["ignore", "ignore", spec.qemuStderr ? "inherit" : "pipe", ...(incoming ? [incoming.fd] : [])],
     });
+    await incoming?.close();
     qemu = child;
     let stderrTail = "";
     child.stderr?.setEncoding("utf8");
@@ -198,8 +204,22 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
       });
     } catch (err) {
       const e = await Promise.race([exited, sleep(2000, null, { ref: false })]);
-      if (e) throw new PcoccError(`qemu exited during init with ${describeExit(e)}: ${stderrTail.trim()}`);
+      if (e) {
+        const why = `qemu exited during init with ${describeExit(e)}: ${stderrTail.trim()}`;
+        throw new PcoccError(
+          spec.restore ? `unable to restore ${spec.name} from ${spec.restore.memory}: ${why}` : why,
+        );
+      }
       throw err;
+    }
+    if (spec.restore) {
+      try {
+        await waitIncomingLoaded(control);
+      } catch (err) {
+        const e = await Promise.race([exited, sleep(2000, null, { ref: false })]);
+        const why = e ? `qemu exited with ${describeExit(e)}: ${stderrTail.trim()}` : (err as Error).message;
+        throw new PcoccError(`unable to restore ${spec.name} from ${spec.restore.memory}: ${why}`);
+      }
     }
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
@@ -211,6 +231,9 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
       imageUri: spec.imageUri,
       imagePath: spec.imagePath,
       accel: decision.accel,
+      memoryMiB: spec.memoryMiB,
+      vcpus: spec.vcpus,
+      restored: spec.restore !== undefined,
     };
     await writeFile(paths.info, JSON.stringify(info), { mode: 0o600 });
     if (stopRequested) throw new PcoccError("stopped before the VM started");
@@ -270,6 +293,24 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     }
     for (const h of helpers) h.kill("SIGTERM");
     await rm(spec.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** QEMU's descriptor for the checkpointed state: the first one after stdin, stdout and stderr. */
+const INCOMING_FD = 3;
+
+async function openIncoming(memory: string) {
+  return open(memory, "r").catch((err: Error) => {
+    throw new PcoccError(`unable to read the checkpoint ${memory}: ${err.message}`);
+  });
+}
+
+/** A restoring VM stays `inmigrate` until QEMU has read its whole state; it is paused (-S) after. */
+async function waitIncomingLoaded(qmp: QmpClient): Promise<void> {
+  for (;;) {
+    const { status } = await qmp.execute<{ status: string }>("query-status");
+    if (status !== "inmigrate") return;
+    await sleep(200);
   }
 }
 

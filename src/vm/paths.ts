@@ -67,6 +67,11 @@ export interface VmInfo {
   imageUri?: string;
   imagePath?: string;
   accel: string;
+  /** What a restart from a checkpoint must give the VM again. */
+  memoryMiB: number;
+  vcpus: number;
+  /** Resumed from a checkpoint: its disk sits on the checkpoint's layer, not directly on the image. */
+  restored?: boolean;
 }
 
 /** A VM the CLI can talk to. */

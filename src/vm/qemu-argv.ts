@@ -48,6 +48,8 @@ export interface QemuPlan {
   qmpSocket: string;
   serialSocket: string;
   customArgs: string[];
+  /** Restore from a checkpoint: QEMU reads the VM's state from this inherited file descriptor. */
+  incomingFd?: number;
 }
 
 export const DEFAULT_KERNEL_ARGS = "console=ttyS0 root=/dev/vda";
@@ -199,7 +201,8 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     "rng-random,filename=/dev/urandom,id=rng0",
     "-device",
     "virtio-rng-pci,rng=rng0",
-    ...custom,
   );
+  if (plan.incomingFd !== undefined) argv.push("-incoming", `fd:${plan.incomingFd}`);
+  argv.push(...custom);
   return argv;
 }

@@ -44,9 +44,18 @@ interface NamedNode {
  * so an interrupted save leaves at most a stray file at `layerPath`.
  */
 export async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
+  const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 10_000 });
+  try {
+    return await saveLayerWith(qmp, opts);
+  } finally {
+    qmp.close();
+  }
+}
+
+/** saveLayer on a monitor connection the caller holds (QEMU serves one client per monitor socket). */
+export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Promise<SavedLayer> {
   if (!isAbsolute(opts.layerPath)) throw new PcoccError(`layer path must be absolute: ${opts.layerPath}`);
   const node = opts.node ?? "drive0";
-  const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 10_000 });
   const tag = randomBytes(4).toString("hex");
   const target = `save-${tag}`;
   const jobId = `save-job-${tag}`;
@@ -89,7 +98,6 @@ export async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Prom
     return { layerPath: opts.layerPath, backing, bytes, virtualSize };
   } finally {
     if (added) await qmp.execute("blockdev-del", { "node-name": target }).catch(() => undefined);
-    qmp.close();
     if (!done) await rm(opts.layerPath, { force: true });
   }
 }
@@ -116,8 +124,9 @@ export async function saveRevision(
   if (!source && opts.dest === undefined)
     throw new PcoccError("No default target image to save VM drive. Please specify one with --dest");
   if (!vm.info.imagePath) throw new PcoccError(`${vm.name} has no disk to save`);
-  // Without a source image there is nothing for an incremental layer to sit on.
-  const full = opts.full === true || !source;
+  // Without a source image there is nothing for an incremental layer to sit on; a restored VM's own writes
+  // are spread over its overlay and the checkpoint's layer.
+  const full = opts.full === true || !source || vm.info.restored === true;
   const uri = source ?? (opts.dest as string);
   const target = await prepareSaveTarget(config, uri, { dest: opts.dest });
   try {

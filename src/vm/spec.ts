@@ -66,6 +66,11 @@ export interface VmSpec {
   /** `powerdown`: ACPI power button, then `quit` after `powerdownGraceMs`. Default `quit`. */
   shutdown?: "quit" | "powerdown";
   powerdownGraceMs?: number;
+  /**
+   * Restart from a checkpoint: the overlay sits on the checkpointed disk layer instead of the image, and
+   * QEMU loads the VM's state from `memory` instead of booting.
+   */
+  restore?: { disk?: string; memory: string };
   /** Let QEMU's stderr through (pcocc does with -v). */
   qemuStderr?: boolean;
 }
@@ -99,5 +104,10 @@ export function parseVmSpec(value: unknown, source: string): VmSpec {
   if (!Array.isArray(v.nics)) bad("nics", "a list");
   if (typeof v.template !== "object" || v.template === null) bad("template", "an object");
   if (v.imagePath !== undefined && typeof v.imagePath !== "string") bad("imagePath", "a path");
+  if (v.restore !== undefined) {
+    const r = v.restore as Record<string, unknown> | null;
+    if (!r || typeof r.memory !== "string" || (r.disk !== undefined && typeof r.disk !== "string"))
+      bad("restore", "{ memory: path, disk?: path }");
+  }
   return v as unknown as VmSpec;
 }

@@ -15,11 +15,19 @@ export function register(program: Command): void {
     .option("--user-data <file>", "cloud-init user-data for every VM")
     .option("--mount <spec>", "host directory shared with the VMs", collect, [])
     .option("--image <spec>", "[TPL=]IMAGE: boot TPL's VMs from IMAGE", collect, [])
+    .option("-r, --restart-ckpt <dir>", "resume the VMs from the checkpoint in this directory")
     .argument("<definition>", "cluster definition")
     .action(
       async (
         definition: string,
-        opts: { allocScript?: string; wait?: boolean; userData?: string; mount: string[]; image: string[] },
+        opts: {
+          allocScript?: string;
+          wait?: boolean;
+          userData?: string;
+          mount: string[];
+          image: string[];
+          restartCkpt?: string;
+        },
       ) => {
         const { runLauncher } = await import("../../slurm/index.js");
         process.exitCode = await runLauncher({
@@ -29,6 +37,7 @@ export function register(program: Command): void {
           userData: opts.userData,
           mounts: opts.mount,
           images: opts.image,
+          restartDir: opts.restartCkpt,
         });
       },
     );

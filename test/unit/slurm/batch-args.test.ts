@@ -33,10 +33,16 @@ describe("splitBatchArgs", () => {
   });
   it("maps batch's -b and -E", () => {
     const o = launchOptions(splitBatchArgs(["-b", "in-vm.sh", "-E", "host.sh", "t"], BATCH_OPTIONS));
-    expect(o).toEqual({ script: "host.sh", batchScript: "in-vm.sh", mounts: [], images: [] });
+    expect(o).toEqual({
+      script: "host.sh",
+      batchScript: "in-vm.sh",
+      mounts: [],
+      images: [],
+      restartDir: undefined,
+    });
   });
-  it("refuses checkpoint restart clearly", () => {
-    expect(() => launchOptions(splitBatchArgs(["-r", "dir", "t"], ALLOC_OPTIONS))).toThrow(/checkpoint/);
+  it("takes -r as the checkpoint directory to restart from", () => {
+    expect(launchOptions(splitBatchArgs(["-r", "/ckpt", "t"], ALLOC_OPTIONS)).restartDir).toBe("/ckpt");
   });
 });
 

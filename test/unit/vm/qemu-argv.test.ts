@@ -108,6 +108,11 @@ describe("buildQemuArgv", () => {
     ]);
   });
 
+  it("loads a checkpoint from an inherited descriptor, never through a shell command", () => {
+    expect(values(buildQemuArgv(base), "-incoming")).toEqual([]);
+    expect(values(buildQemuArgv({ ...base, incomingFd: 3 }), "-incoming")).toEqual(["fd:3"]);
+  });
+
   it("shares directories over 9p and virtio-fs, doubling commas in paths", () => {
     const argv = buildQemuArgv({
       ...base,
