@@ -35,13 +35,18 @@ export async function checkpointCluster(dirArg: string, opts: CheckpointCliOptio
     const ok = await checkpointLocal(dir, [ep.info.rank], { stateDir: opts.stateDir, force: opts.force });
     return ok ? 0 : 255;
   }
-  const { ranks, jobId, hopCodes, definition, total } = await hopToVmNodes(
+  let localOk = false;
+  const { hopCodes, definition, total } = await hopToVmNodes(
     "all",
     opts,
     (set) => ["ckpt", dir, "--vms", set, ...(opts.force ? ["-F"] : [])],
-    { pty: false },
+    {
+      pty: false,
+      here: async (ranks, jobId) => {
+        localOk = await checkpointLocal(dir, ranks, { jobId, force: opts.force });
+      },
+    },
   );
-  const localOk = await checkpointLocal(dir, ranks, { jobId, force: opts.force });
   if (!localOk || hopCodes.some((c) => c !== 0)) {
     process.stderr.write(`pcocc: the checkpoint in ${dir} is incomplete\n`);
     return 255;

@@ -15,12 +15,15 @@ export interface HopOptions {
   pty: boolean;
   /** False when the verb needs only the hypervisor, not a running VM (default true). */
   waitRunning?: boolean;
+  /** The verb's work on this node's VMs, run while the other nodes do theirs. */
+  here?: (ranks: number[], jobId?: string) => Promise<void>;
 }
 
 /**
  * A VM's sockets exist only on its node, so a per-VM verb runs again, inside the job, on every other node
- * holding some of `ranks`, as `pcocc <verbArgs(vm set of that node)>`. Resolves with the ranks left to act
- * on here, the job id that finds their state directories, and the exit statuses of the runs elsewhere.
+ * holding some of `ranks`, as `pcocc <verbArgs(vm set of that node)>`. Resolves with this node's ranks (left
+ * to act on, unless `hop.here` already did), the job id that finds their state directories, and the exit
+ * statuses of the runs elsewhere.
  */
 export async function hopToVmNodes(
   ranks: number[] | "all",
@@ -30,6 +33,7 @@ export async function hopToVmNodes(
 ): Promise<{ ranks: number[]; jobId?: string; hopCodes: number[]; definition?: string; total: number }> {
   if (opts.stateDir) {
     if (ranks === "all") throw new PcoccError("--state-dir names a single VM");
+    await hop.here?.(ranks, opts.jobid);
     return { ranks, jobId: opts.jobid, hopCodes: [], total: ranks.length };
   }
   // loaded only here: --state-dir needs neither SLURM nor etcd
@@ -37,9 +41,10 @@ export async function hopToVmNodes(
   const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks, {
     waitRunning: hop.waitRunning,
   });
-  const hopCodes = await Promise.all(
-    [...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty })),
-  );
+  const [hopCodes] = await Promise.all([
+    Promise.all([...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty }))),
+    hop.here?.(p.local, p.jobId),
+  ]);
   const total = p.local.length + [...p.remote.values()].reduce((n, rs) => n + rs.length, 0);
   return { ranks: p.local, jobId: p.jobId, hopCodes, definition: p.definition, total };
 }
