@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -67,6 +67,8 @@ describe("batch wrapper", () => {
       const e = err as { status: number; stdout: string };
       status = e.status;
       out = e.stdout;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     expect(status).toBe(7);
     const [argLine, ...script] = out.split("\n");
