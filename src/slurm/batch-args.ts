@@ -117,6 +117,7 @@ export interface ClusterLaunchOptions {
 export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
   const o = split.options;
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  const restart = str(o.restartCkpt);
   return {
     script: str(o.allocScript) ?? str(o.hostScript),
     batchScript: str(o.batchScript),
@@ -124,7 +125,7 @@ export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
     mounts: Array.isArray(o.mount) ? o.mount : [],
     images: Array.isArray(o.image) ? o.image : [],
     // absolute: the launcher and the hypervisors run elsewhere
-    restartDir: str(o.restartCkpt) === undefined ? undefined : resolve(str(o.restartCkpt)!),
+    restartDir: restart === undefined ? undefined : resolve(restart),
   };
 }
 

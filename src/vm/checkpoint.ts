@@ -4,7 +4,6 @@ import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { PcoccError } from "../util/errors.js";
-import type { JobProgress } from "./block-job.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";
 import { saveLayerWith } from "./save.js";
@@ -37,14 +36,9 @@ export interface CheckpointOptions {
   disk?: string;
   memory: string;
   onPhase?: (phase: "disk" | "memory") => void;
-  onProgress?: (p: JobProgress) => void;
 }
 
-interface MigrationInfo {
-  status?: string;
-  "error-desc"?: string;
-  ram?: { total: number; remaining: number };
-}
+const MIGRATION_END = new Set(["completed", "failed", "cancelled"]);
 
 /**
  * Checkpoints a VM and ends it: pauses it, writes what it wrote to its disk as a layer on its image (as
@@ -59,21 +53,20 @@ export async function checkpointVm(vm: VmEndpoint, opts: CheckpointOptions): Pro
     await qmp.execute("stop");
     if (opts.disk) {
       opts.onPhase?.("disk");
-      await saveLayerWith(qmp, { layerPath: opts.disk, onProgress: opts.onProgress });
+      await saveLayerWith(qmp, { layerPath: opts.disk });
     }
     opts.onPhase?.("memory");
     await rm(sock, { force: true });
     const received = receiveTo(sock, opts.memory);
     await received.listening;
+    await qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "events", state: true }] });
+    const ended = qmp.waitEvent("MIGRATION", (ev) => MIGRATION_END.has(String(ev.data?.status)));
+    ended.catch(() => undefined);
     await qmp.execute("migrate", { uri: `unix:${sock}` });
-    for (;;) {
-      const info = await qmp.execute<MigrationInfo>("query-migrate");
-      if (info.ram) opts.onProgress?.({ done: info.ram.total - info.ram.remaining, total: info.ram.total });
-      if (info.status === "completed") break;
-      if (info.status === "failed" || info.status === "cancelled") {
-        throw new PcoccError(`${vm.name}: memory checkpoint ${info.status}: ${info["error-desc"] ?? ""}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
+    const status = String((await ended).data?.status);
+    if (status !== "completed") {
+      const info = await qmp.execute<{ "error-desc"?: string }>("query-migrate");
+      throw new PcoccError(`${vm.name}: memory checkpoint ${status}: ${info["error-desc"] ?? ""}`);
     }
     await received.done;
     resumeOnFailure = false;
