@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { openSync, closeSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { PcoccError } from "../util/errors.js";
+import { parentPid } from "../util/proc.js";
 
 export interface RunResult {
   code: number;
@@ -133,12 +134,9 @@ export function ancestry(pid: number): Set<number> {
   let cur = pid;
   while (cur > 1 && !seen.has(cur)) {
     seen.add(cur);
-    try {
-      const stat = readFileSync(`/proc/${cur}/stat`, "utf8");
-      cur = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      break;
-    }
+    const parent = parentPid(cur);
+    if (parent === undefined) break;
+    cur = parent;
   }
   return seen;
 }

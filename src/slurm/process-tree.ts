@@ -1,18 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { parentPid } from "../util/proc.js";
 
 /** Parent pid of every process, from /proc (processes that vanish meanwhile are skipped). */
 function parentMap(): Map<number, number> {
   const parents = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      // the command name may hold spaces and parentheses: fields resume after the last ')'
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parents.set(Number(name), ppid);
-    } catch {
-      // gone
-    }
+    const ppid = parentPid(Number(name));
+    if (ppid !== undefined) parents.set(Number(name), ppid);
   }
   return parents;
 }
