@@ -38,6 +38,16 @@ int num(const Napi::Object& o, const char* key) {
   return v.As<Napi::Number>().Int32Value();
 }
 
+// A uid or gid: an integer from 0 to 2^32 - 2 ((uid_t)-1 means "none" to the kernel); -1 when absent.
+long long id(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return -1;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= 4294967294.0) || d != double((long long)d))
+    throw std::runtime_error(std::string("operation field ") + key + " must be an id from 0 to 4294967294");
+  return (long long)d;
+}
+
 bool flag(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();
@@ -79,8 +89,8 @@ Op parseOp(const Napi::Object& o) {
   op.up = num(o, "up");
   op.vni = num(o, "vni");
   op.port = num(o, "port");
-  op.uid = num(o, "uid");
-  op.gid = num(o, "gid");
+  op.uid = id(o, "uid");
+  op.gid = id(o, "gid");
   {
     Napi::Value g = o.Get("group");
     if (g.IsNumber()) op.group = g.As<Napi::Number>().Int64Value();

@@ -190,17 +190,21 @@ void linkDelGroup(Netlink& nl, const Op& op) {
   }
 }
 
-// A persistent tap that the job's user may open (QEMU attaches to it by name without privileges).
+// A persistent tap that the job's user may open (QEMU attaches to it by name without privileges). Never
+// without an owner: an ownerless persistent tap can be opened by any local user.
 void tapAdd(Netlink& nl, const Op& op) {
   if (op.name.size() >= IFNAMSIZ) throw std::runtime_error("tap name too long: " + op.name);
+  if (op.uid < 0) throw std::runtime_error("add tap " + op.name + ": no owner uid given");
   if (!op.mayExist && if_nametoindex(op.name.c_str())) throw SysError(EEXIST, "add tap " + op.name);
   Fd tun(openOrThrow("/dev/net/tun", O_RDWR));
   ifreq ifr{};
   strncpy(ifr.ifr_name, op.name.c_str(), IFNAMSIZ - 1);
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
   if (ioctl(tun.fd, TUNSETIFF, &ifr) < 0) throw SysError(errno, "add tap " + op.name);
-  if (op.uid >= 0 && ioctl(tun.fd, TUNSETOWNER, long(op.uid)) < 0) throw SysError(errno, "tap owner " + op.name);
-  if (op.gid >= 0 && ioctl(tun.fd, TUNSETGROUP, long(op.gid)) < 0) throw SysError(errno, "tap group " + op.name);
+  // until TUNSETPERSIST a new tap vanishes with this fd, so a failure here leaves nothing behind
+  if (ioctl(tun.fd, TUNSETOWNER, (unsigned long)op.uid) < 0) throw SysError(errno, "tap owner " + op.name);
+  if (op.gid >= 0 && ioctl(tun.fd, TUNSETGROUP, (unsigned long)op.gid) < 0)
+    throw SysError(errno, "tap group " + op.name);
   if (ioctl(tun.fd, TUNSETPERSIST, 1L) < 0) throw SysError(errno, "persist tap " + op.name);
   Op set = op;
   set.netns.clear();

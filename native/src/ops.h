@@ -28,7 +28,9 @@ enum class OpType {
 struct Op {
   OpType type;
   std::string name, kind, peer, peerNetns, master, netns, mac, local, address, dst, via, dev, path, value, json;
-  int mtu = -1, up = -1, vni = -1, port = -1, uid = -1, gid = -1;
+  int mtu = -1, up = -1, vni = -1, port = -1;
+  // Unsigned 32-bit ids (uid_t/gid_t) held wider so that -1 can mean "not given".
+  long long uid = -1, gid = -1;
   long long group = -1;
   bool onlink = false;
   // Idempotence: deleting something absent, or creating something present, is not an error.

@@ -42,7 +42,8 @@ export type NetOp =
       op: "tapAdd";
       name: string;
       group?: number;
-      uid?: number;
+      /** Owner (unsigned 32-bit); required: an ownerless tap could be opened by any local user. */
+      uid: number;
       gid?: number;
       mtu?: number;
       master?: string;

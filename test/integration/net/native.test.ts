@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { listLinks, nft, runOps, spawnIn } from "../../../src/net/native.js";
+import { listLinks, nft, runOps, spawnIn, type NetOp } from "../../../src/net/native.js";
 
 // Real kernel objects in namespaces this test creates through the addon itself; `ip`/`nft` only observe.
 const ns = `pcocctest-${process.pid}`;
@@ -110,11 +110,37 @@ describe("native network addon", () => {
     expect((await listLinks(ns)).map((l) => l.name)).not.toContain("ttap0");
   });
 
+  it("gives a tap an owner and group past 2^31, and never makes a tap without an owner", async () => {
+    const sys = (tap: string, attr: string): string =>
+      execFileSync("ip", ["netns", "exec", ns, "cat", `/sys/class/net/${tap}/${attr}`], {
+        encoding: "utf8",
+      }).trim();
+    await runOps([{ op: "tapAdd", name: "tbig0", uid: 3_000_000_000, gid: 4_294_967_294 }], ns);
+    expect(sys("tbig0", "owner")).toBe("3000000000");
+    expect(sys("tbig0", "group")).toBe("4294967294");
+    await runOps([{ op: "linkDel", name: "tbig0" }], ns);
+
+    const refused: Array<[Record<string, unknown>, RegExp]> = [
+      [{}, /add tap tnone0: no owner uid given/],
+      [{ uid: -1 }, /uid must be an id from 0 to 4294967294/],
+      [{ uid: 4_294_967_295 }, /uid must be an id/],
+      [{ uid: 2 ** 32 }, /uid must be an id/],
+      [{ uid: 1.5 }, /uid must be an id/],
+      [{ uid: "1000" }, /uid must be an id/],
+      [{ uid: 1000, gid: -5 }, /gid must be an id/],
+    ];
+    for (const [ids, message] of refused) {
+      const op = { op: "tapAdd", name: "tnone0", ...ids } as unknown as NetOp;
+      await expect(runOps([op], ns)).rejects.toThrow(message);
+      expect((await listLinks(ns)).map((l) => l.name)).not.toContain("tnone0");
+    }
+  });
+
   it("deletes a whole device group in one request", async () => {
     await runOps(
       [
         { op: "linkAdd", kind: "bridge", name: "tg1", group: 4242 },
-        { op: "tapAdd", name: "tg2", group: 4242 },
+        { op: "tapAdd", name: "tg2", uid: 4242, group: 4242 },
         { op: "linkAdd", kind: "veth", name: "tg3", peer: "tg3p", group: 4242 },
         { op: "linkAdd", kind: "bridge", name: "tg4", group: 77 },
       ],
