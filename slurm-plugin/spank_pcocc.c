@@ -43,7 +43,7 @@ SPANK_PLUGIN(pcocc, 1);
 #define MAX_DEF_LEN 1024
 #define MAX_ENV_VALUE 4096
 #define MAX_OUTPUT 8192
-#define MAX_ENV 16
+#define MAX_ENV 24
 
 static char pcocc_bin[PATH_MAX] = "/usr/bin/pcocc";
 static char exec_path[PATH_MAX] = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -482,19 +482,29 @@ static int job_var(spank_t sp, const char *name, char *buf, int len, int (*valid
     return 0;
 }
 
-/* Everything the setup commands get, from trusted sources or validated. */
+/*
+ * Everything the setup commands get, from trusted sources or validated. The variable names are a contract
+ * with `pcocc internal setup`, defined once on its side: SETUP_ENV in src/job/setup-env.ts. The job's shape
+ * comes from slurmstepd (spank_get_item); the host list and tasks per node come from the step's environment,
+ * which the user controls, so setup cross-checks them against the counts passed here and refuses a mismatch.
+ */
 static int build_env(spank_t sp, struct env *e, char *where, size_t where_len)
 {
-    uint32_t job_id, step_id, node_id, nnodes;
+    uint32_t job_id, step_id, node_id, nnodes, local_tasks, total_tasks;
     uid_t uid;
+    gid_t gid;
     if (spank_get_item(sp, S_JOB_ID, &job_id) != ESPANK_SUCCESS ||
         spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
         spank_get_item(sp, S_JOB_NODEID, &node_id) != ESPANK_SUCCESS ||
         spank_get_item(sp, S_JOB_NNODES, &nnodes) != ESPANK_SUCCESS ||
-        spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS) {
+        spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS) {
         report("pcocc: cannot read the job's identity from SLURM");
         return -1;
     }
+    /* only create needs them (and refuses without them): delete must still run if they are unavailable */
+    int have_tasks = spank_get_item(sp, S_JOB_LOCAL_TASK_COUNT, &local_tasks) == ESPANK_SUCCESS &&
+                     spank_get_item(sp, S_JOB_TOTAL_TASK_COUNT, &total_tasks) == ESPANK_SUCCESS;
     struct passwd pw, *res = NULL;
     char pwbuf[4096];
     if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res || !valid_user(res->pw_name)) {
@@ -519,7 +529,11 @@ static int build_env(spank_t sp, struct env *e, char *where, size_t where_len)
     int rc = env_add(e, "PATH", exec_path) | env_addu(e, "SLURM_JOB_ID", job_id) |
              env_addu(e, "SLURM_STEP_ID", step_id) | env_addu(e, "SLURM_JOB_UID", uid) |
              env_add(e, "SLURM_JOB_USER", res->pw_name) | env_addu(e, "SLURM_NODEID", node_id) |
-             env_addu(e, "SLURM_STEP_NUM_NODES", nnodes) | env_add(e, "SPANK_PCOCC_SETUP", vm_def);
+             env_addu(e, "SLURM_STEP_NUM_NODES", nnodes) | env_addu(e, "SLURM_JOB_GID", gid) |
+             env_add(e, "SPANK_PCOCC_SETUP", vm_def);
+    if (have_tasks)
+        rc |= env_addu(e, "PCOCC_STEP_LOCAL_TASKS", local_tasks) |
+              env_addu(e, "PCOCC_STEP_TOTAL_TASKS", total_tasks);
     if (nodelist[0])
         rc |= env_add(e, "SLURM_JOB_NODELIST", nodelist);
     if (tasks[0])

@@ -1,6 +1,5 @@
 import type { Etcd3, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
 import { PcoccError } from "../util/errors.js";
-import { ensureUserRole } from "./roles.js";
 
 /** One key as read from etcd; `value` is the parsed JSON (unchecked: etcd contents are untrusted input). */
 export interface Entry<T = unknown> {
@@ -391,11 +390,6 @@ export class Keystore {
       clearTimeout(timer);
       await following?.close();
     }
-  }
-
-  /** Root only: see roles.ts. */
-  async ensureUserRole(user: string, password: string): Promise<void> {
-    await ensureUserRole(this, user, password);
   }
 
   async grantLease(ttlSeconds: number): Promise<string> {

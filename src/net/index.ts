@@ -1,6 +1,7 @@
 /**
  * Host networking (root): node-level setup (`setupInit`/`setupCleanup`) and per-job, per-node private
- * networks (`setupCreate`/`setupDelete`). Design: see the header of ./plan.ts.
+ * networks (`setupCreate`/`setupDelete`, run inside the job's lifecycle: see job/lifecycle.ts). Design: see
+ * the header of ./plan.ts.
  *
  * etcd keys written for each job (under the job's lease, relative to /pcocc/cluster/<jobid>/):
  *   <net>/<node_rank>          { "vm-<rank>": { tap, mac, ip?, "ext-ip"?, hostPort?, "domain-name"? },
@@ -11,8 +12,7 @@
  * (ext address = ext-network + id + 1). Node-local records: /run/pcocc/job-<id>/record.json.
  */
 export { setupInit, setupCleanup, setupCreate, setupDelete } from "./setup.js";
-export type { SetupJob, SetupOptions } from "./setup.js";
-export { jobFromEnv, expandNodeList, expandTasksPerNode } from "./job-env.js";
+export type { SetupOptions } from "./setup.js";
 export { planNode, planInit, jobNetworks } from "./plan.js";
 export type { JobSpec, NodePlan, JobRecord, VmNic } from "./plan.js";
 export { applyPlan, teardown } from "./apply.js";

@@ -2,14 +2,9 @@ import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
 import type { PcoccConfig } from "../config/index.js";
 import {
-  beginJob,
   clusterPrefix,
-  endJob,
-  ensureUserRole,
   IdAllocator,
-  joinJob,
   openKeystore,
-  putHostState,
   type JobHandle,
   type Keystore,
 } from "../keystore/index.js";
@@ -35,16 +30,10 @@ import {
 import { DEFAULT_RUN_DIR, listRecords, readRecord, withNodeLock } from "./records.js";
 import { sweepStrays, type Strays } from "./strays.js";
 
-export interface SetupJob extends Omit<JobSpec, "gid"> {
-  gid?: number;
-  /** The user's requested keystore credential (SPANK_PCOCC_REQUEST_CRED), granted on node rank 0. */
-  requestCred?: string;
-}
-
 export interface SetupOptions {
   ovsdbSocket?: string;
   runDir?: string;
-  /** An open root keystore (tests, bench); otherwise one is opened from the config. */
+  /** An open root keystore for cleanup (tests, bench); otherwise one is opened from the config. */
   keystore?: Keystore;
   /** Returns the underlay address of a node name (default: the resolver, i.e. /etc/hosts or DNS). */
   resolveNode?: (name: string) => Promise<string>;
@@ -122,50 +111,18 @@ function extAllocator(ks: Keystore, config: PcoccConfig): IdAllocator {
   return new IdAllocator(ks, EXTIP_ALLOC_PATH, size);
 }
 
-async function gidOf(uid: number, user: string): Promise<number> {
-  const { readFile } = await import("node:fs/promises");
-  for (const line of (await readFile("/etc/passwd", "utf8")).split("\n")) {
-    const f = line.split(":");
-    if (f[0] === user) {
-      if (Number(f[2]) !== uid) throw new PcoccError(`user ${user} does not have uid ${uid}`);
-      return Number(f[3]);
-    }
-  }
-  throw new PcoccError(`unknown user ${user}`);
-}
-
-/** Per job, per node: allocate, plan, apply, publish. On failure everything made is removed again. */
+/**
+ * Per job, per node, under the job's keystore handle (see job/lifecycle.ts): allocate, plan, apply, publish.
+ * On failure everything made is removed again.
+ */
 export async function setupCreate(
   config: PcoccConfig,
-  jobIn: SetupJob,
+  job: JobSpec,
+  handle: JobHandle,
   opts: SetupOptions = {},
 ): Promise<void> {
-  const d = defaults(opts);
-  const job: JobSpec = { ...jobIn, gid: jobIn.gid ?? (await gidOf(jobIn.uid, jobIn.user)) };
   const nets = jobNetworks(config, job);
-  const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
-  let handle: JobHandle | undefined;
-  try {
-    if (job.nodeRank === 0) {
-      handle = await beginJob(ks, { jobId: job.jobId, user: job.user });
-      if (jobIn.requestCred) await ensureUserRole(ks, job.user, jobIn.requestCred);
-    } else handle = await joinJob(ks, { jobId: job.jobId });
-    await putHostState(handle, job.nodeRank, "network-config");
-    try {
-      await createOnNode(config, job, nets, handle, d, opts.resolveNode ?? resolveAddr);
-    } catch (err) {
-      await putHostState(
-        handle,
-        job.nodeRank,
-        "failed",
-        `failed to setup network: ${(err as Error).message}`,
-      ).catch(() => undefined);
-      throw err;
-    }
-    await putHostState(handle, job.nodeRank, "complete");
-  } finally {
-    if (!opts.keystore) await ks.close();
-  }
+  await createOnNode(config, job, nets, handle, defaults(opts), opts.resolveNode ?? resolveAddr);
 }
 
 async function createOnNode(
@@ -247,29 +204,27 @@ function hostIfSuffix(nets: ReturnType<typeof jobNetworks>): string {
   return [...suffixes][0] ?? "";
 }
 
-/** Per job, per node: removes exactly what create recorded and frees this node's allocations. */
+/**
+ * Per job, per node: removes exactly what create recorded and frees this node's allocations (the job's
+ * keystore life is ended by job/lifecycle.ts).
+ */
 export async function setupDelete(
   config: PcoccConfig,
-  job: Pick<SetupJob, "jobId" | "nodeRank">,
+  job: Pick<JobSpec, "jobId" | "nodeRank">,
+  ks: Keystore,
   opts: SetupOptions = {},
 ): Promise<void> {
   const d = defaults(opts);
-  const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
-  try {
-    const rec = await withNodeLock(d.runDir, async () => {
-      const r = await readRecord(d.runDir, job.jobId);
-      if (r) await teardown(r, d);
-      return r;
-    });
-    if (rec) {
-      const extIds = Object.values(rec.extIds).flat();
-      if (extIds.length) await extAllocator(ks, config).free(job.jobId, extIds);
-      const vnis = Object.values(rec.vnis).map((v) => v - VNI_BASE);
-      if (vnis.length) await new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS).free(job.jobId, vnis);
-      for (const k of rec.keys) await ks.delete(clusterPrefix(job.jobId) + k);
-    }
-    if (job.nodeRank === 0) await endJob(ks, job.jobId);
-  } finally {
-    if (!opts.keystore) await ks.close();
+  const rec = await withNodeLock(d.runDir, async () => {
+    const r = await readRecord(d.runDir, job.jobId);
+    if (r) await teardown(r, d);
+    return r;
+  });
+  if (rec) {
+    const extIds = Object.values(rec.extIds).flat();
+    if (extIds.length) await extAllocator(ks, config).free(job.jobId, extIds);
+    const vnis = Object.values(rec.vnis).map((v) => v - VNI_BASE);
+    if (vnis.length) await new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS).free(job.jobId, vnis);
+    for (const k of rec.keys) await ks.delete(clusterPrefix(job.jobId) + k);
   }
 }

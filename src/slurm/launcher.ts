@@ -4,16 +4,16 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
+import { envValue, expandHostlist, expandTasksPerNode, uint32Env } from "../job/index.js";
 import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
-import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { processTree, signalAll } from "./process-tree.js";
 import { parseImageOverrides } from "./image-override.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
-import { buildRankMap, parseTasksPerNode } from "./tasks.js";
+import { buildRankMap } from "./tasks.js";
 
 export interface LauncherOptions {
   definition: string;
@@ -52,20 +52,20 @@ export function startTimeoutMs(env: NodeJS.ProcessEnv): number {
 
 /** The allocation as SLURM describes it to the launcher. */
 export function allocationFromEnv(env: NodeJS.ProcessEnv) {
-  const jobId = env.SLURM_JOB_ID;
-  const nodeList = env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
-  const tasks = env.SLURM_TASKS_PER_NODE;
-  if (!jobId || !nodeList || !tasks) {
+  const listVar = envValue(env, "SLURM_JOB_NODELIST") ? "SLURM_JOB_NODELIST" : "SLURM_NODELIST";
+  const nodeList = envValue(env, listVar);
+  const tasks = envValue(env, "SLURM_TASKS_PER_NODE");
+  if (!envValue(env, "SLURM_JOB_ID", 16) || !nodeList || !tasks) {
     throw new PcoccError(
       "pcocc internal launcher runs inside a SLURM allocation: use pcocc alloc or pcocc batch",
     );
   }
-  if (!/^\d+$/.test(jobId)) throw new PcoccError(`invalid SLURM_JOB_ID '${jobId}'`);
+  const nodes = expandHostlist(nodeList, { name: listVar });
   return {
-    jobId: Number(jobId),
+    jobId: uint32Env(env, "SLURM_JOB_ID"),
     jobName: env.SLURM_JOB_NAME ?? "pcocc",
-    nodes: expandHostlist(nodeList),
-    tasksPerNode: parseTasksPerNode(tasks),
+    nodes,
+    tasksPerNode: expandTasksPerNode(tasks, { name: "SLURM_TASKS_PER_NODE", maxNodes: nodes.length }),
     cpusPerTask: env.SLURM_CPUS_PER_TASK ?? "1",
   };
 }

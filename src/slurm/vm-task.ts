@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
+import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
 import {
@@ -22,26 +23,25 @@ import {
 } from "./launcher.js";
 import { restoreFor } from "./restart.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
-import { parseTasksPerNode } from "./tasks.js";
 import { readVmNics } from "./vm-network.js";
 
 /** What one hypervisor task learns from SLURM's environment. */
 export function taskFromEnv(env: NodeJS.ProcessEnv) {
-  const need = (name: string): string => {
-    const v = env[name];
-    if (v === undefined || !/^\d+$/.test(v)) {
+  const need = (name: string): number => {
+    const v = envValue(env, name, 16);
+    if (v === undefined) {
       throw new PcoccError(`pcocc internal run is started by the launcher inside a job: ${name} is not set`);
     }
-    return v;
+    return parseUint32(name, v);
   };
   const definition = env[DEFINITION_ENV];
   if (!definition)
     throw new PcoccError(`pcocc internal run: ${DEFINITION_ENV} is not set (started by hand?)`);
-  const nodeRank = Number(need("SLURM_NODEID"));
-  const tasksPerNode = parseTasksPerNode(env.SLURM_STEP_TASKS_PER_NODE ?? env.SLURM_TASKS_PER_NODE ?? "1");
+  const nodeRank = need("SLURM_NODEID");
+  const tasksPerNode = tasksPerNodeFromEnv(env) ?? [1];
   return {
-    jobId: need("SLURM_JOB_ID"),
-    rank: Number(need("SLURM_PROCID")),
+    jobId: String(need("SLURM_JOB_ID")),
+    rank: need("SLURM_PROCID"),
     nodeRank,
     tasksOnNode: tasksPerNode[nodeRank] ?? 1,
     cpusPerTask: Number(env.SLURM_CPUS_PER_TASK ?? "1") || 1,

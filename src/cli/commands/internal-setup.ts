@@ -20,6 +20,7 @@ export function register(program: Command): void {
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
       const { loadConfig } = await import("../../config/index.js");
+      const jobs = await import("../../job/index.js");
       const net = await import("../../net/index.js");
       const config = await loadConfig({ user: false });
       const so = { ovsdbSocket: opts.ovsdbSocket };
@@ -37,13 +38,15 @@ export function register(program: Command): void {
           if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
           break;
         }
-        case "create":
-          await net.setupCreate(config, net.jobFromEnv(process.env, "create"), so);
+        case "create": {
+          const job = jobs.setupCreateJobFromEnv(process.env);
+          await jobs.beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so));
           break;
+        }
         case "delete": {
-          const job = net.jobFromEnv(process.env, "delete");
+          const job = jobs.setupIdentityFromEnv(process.env);
           try {
-            await net.setupDelete(config, job, so);
+            await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
           } finally {
             const { removeJobStateDirs } = await import("../../vm/index.js");
             const removed = await removeJobStateDirs(job.jobId, job.uid);

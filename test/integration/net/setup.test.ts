@@ -45,13 +45,22 @@ function setup(node: LabNode, action: string, env: Record<string, string> = {}):
   });
 }
 
+/** What the SPANK plugin would pass for a 2-node step with one VM per node. */
 function jobEnv(jobId: number, rank: number): Record<string, string> {
   return {
     SLURM_JOB_ID: String(jobId),
+    SLURM_STEP_ID: "0",
     SLURM_JOB_UID: String(lab.user.uid),
+    SLURM_JOB_GID: String(lab.user.gid),
     SLURM_JOB_USER: lab.user.name,
-    SLURM_JOB_NODELIST: lab.nodes.map((n) => n.name).join(","),
+    SLURM_JOB_NODELIST: lab.nodes
+      .slice(0, 2)
+      .map((n) => n.name)
+      .join(","),
     SLURM_NODEID: String(rank),
+    SLURM_STEP_NUM_NODES: "2",
+    PCOCC_STEP_LOCAL_TASKS: "1",
+    PCOCC_STEP_TOTAL_TASKS: "2",
     SLURM_TASKS_PER_NODE: "1(x2)",
     SPANK_PCOCC_SETUP: "default:2",
   };
@@ -387,7 +396,13 @@ describe("pcocc internal setup on the lab", () => {
 
   it("a create that fails half-way removes what it made and frees its allocations", async () => {
     const job = JOB_A + 2;
-    const single = { ...jobEnv(job, 0), SLURM_JOB_NODELIST: "node1", SLURM_TASKS_PER_NODE: "2" };
+    const single = {
+      ...jobEnv(job, 0),
+      SLURM_JOB_NODELIST: "node1",
+      SLURM_STEP_NUM_NODES: "1",
+      SLURM_TASKS_PER_NODE: "2",
+      PCOCC_STEP_LOCAL_TASKS: "2",
+    };
     const r = await nodeExec(
       lab.nodes[0]!,
       [join(repo, "bin", "pcocc"), "internal", "setup", "create", "--ovsdb-socket", "/nonexistent/db.sock"],
