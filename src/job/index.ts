@@ -6,15 +6,13 @@
 export {
   MAX_NODES,
   envValue,
-  requireEnv,
   parseUint32,
   uint32Env,
-  parseUserName,
   expandHostlist,
   expandTasksPerNode,
   tasksPerNodeFromEnv,
 } from "./slurm-env.js";
-export { SETUP_ENV, setupIdentityFromEnv, setupCreateJobFromEnv, checkShape } from "./setup-env.js";
+export { SETUP_ENV, setupIdentityFromEnv, setupCreateJobFromEnv } from "./setup-env.js";
 export type { SetupIdentity, SetupCreateJob } from "./setup-env.js";
 export { beginJobOnNode, endJobOnNode } from "./lifecycle.js";
 export type { LifecycleOptions } from "./lifecycle.js";

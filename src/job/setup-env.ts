@@ -1,12 +1,12 @@
 import { PcoccError } from "../util/errors.js";
 import {
+  envValue,
   expandHostlist,
   MAX_NODES,
   parseUserName,
   requireEnv,
   tasksPerNodeFromEnv,
   uint32Env,
-  envValue,
 } from "./slurm-env.js";
 
 /**
@@ -111,7 +111,7 @@ export function setupCreateJobFromEnv(env: NodeJS.ProcessEnv): SetupCreateJob {
 }
 
 /** Refuses a host list or tasks per node that disagree with slurmstepd's counts. */
-export function checkShape(
+function checkShape(
   id: Pick<SetupIdentity, "nodeRank" | "nnodes">,
   nodes: string[],
   vmsPerNode: number[],
