@@ -75,6 +75,19 @@ export async function squeueJobs(opts: {
   return parseSqueue(r.stdout);
 }
 
+/**
+ * Ids of every job SLURM still knows, any user: root's cleanup keeps their objects. Only the id column is
+ * asked for, so no user-chosen text (a job name with a newline) can add a line.
+ */
+export async function liveJobIds(): Promise<number[]> {
+  const out = await runChecked("squeue", ["-h", "-o", "%A"]);
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^[0-9]+$/.test(l))
+    .map(Number);
+}
+
 export function parseSqueue(text: string): SqueueJob[] {
   return text
     .split("\n")

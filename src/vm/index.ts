@@ -1,5 +1,5 @@
 /** The VM runtime: one QEMU per VM driven over QMP, its overlay, seed, console and saves. */
-export { runHypervisor, createOverlay } from "./hypervisor.js";
+export { runHypervisor } from "./hypervisor.js";
 export type { VmSpec, VmState, VmStateChange, VmTemplateSettings } from "./spec.js";
 export { mountsFromTemplate, parseVmSpec } from "./spec.js";
 export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";

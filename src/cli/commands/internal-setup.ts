@@ -30,7 +30,7 @@ export function register(program: Command): void {
         case "cleanup": {
           const { reclaimed, strays } = await net.setupCleanup(config, {
             ...so,
-            liveJobs: await runningJobs(),
+            liveJobs: await (await import("../../slurm/index.js")).liveJobIds(),
           });
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
           const n = Object.values(strays).flat().length;
@@ -53,19 +53,4 @@ export function register(program: Command): void {
         }
       }
     });
-}
-
-/** Jobs SLURM still knows about: their objects are not leftovers. */
-async function runningJobs(): Promise<number[]> {
-  const { execFile } = await import("node:child_process");
-  const { PcoccError } = await import("../../util/errors.js");
-  const out = await new Promise<string>((resolve, reject) =>
-    execFile("squeue", ["-h", "-o", "%A"], { timeout: 30_000 }, (err, stdout) =>
-      err ? reject(new PcoccError(`cannot list running jobs (squeue): ${err.message}`)) : resolve(stdout),
-    ),
-  );
-  return out
-    .split("\n")
-    .filter((l) => /^[0-9]+$/.test(l.trim()))
-    .map((l) => Number(l.trim()));
 }
