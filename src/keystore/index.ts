@@ -20,10 +20,8 @@ export {
   putVmState,
   watchHostStates,
   watchVmStates,
-  summarizeHosts,
-  summarizeVms,
 } from "./states.js";
-export type { HostState, HostStateName, VmState, VmStateName, Progress } from "./states.js";
+export type { HostState, HostStateName, VmState, VmStateName } from "./states.js";
 export {
   globalKey,
   publicKey,

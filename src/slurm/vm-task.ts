@@ -9,7 +9,7 @@ import {
   runHypervisor,
   vmStatePaths,
   type VmSpec,
-  type VmStateChange,
+  type HypervisorStateChange,
 } from "../vm/index.js";
 import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
@@ -79,7 +79,7 @@ class VmStatePublisher {
     private readonly consoleLog: string,
   ) {}
 
-  onChange(change: VmStateChange): void {
+  onChange(change: HypervisorStateChange): void {
     const state: VmStateName =
       change.state === "stopping" || change.state === "stopped" ? "failed" : (change.state as VmStateName);
     const desc =

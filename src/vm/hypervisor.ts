@@ -11,7 +11,7 @@ import { vmStatePaths, type VmInfo } from "./paths.js";
 import { QmpClient } from "./qmp.js";
 import { buildQemuArgv, DEFAULT_KERNEL_ARGS, type QemuPlan } from "./qemu-argv.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
-import { mountsFromTemplate, type VmSpec, type VmStateChange } from "./spec.js";
+import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
 
 const QUIT_TIMEOUT_MS = 5000;
 const TERM_TIMEOUT_MS = 5000;
@@ -76,7 +76,7 @@ async function startVirtiofsd(socket: string, dir: string): Promise<ChildProcess
 export async function runHypervisor(spec: VmSpec): Promise<number> {
   const logger = await log();
   const paths = vmStatePaths(spec.stateDir);
-  const report = (change: VmStateChange): void => {
+  const report = (change: HypervisorStateChange): void => {
     logger.info({ vm: spec.name, ...change }, "vm state");
     spec.onState?.(change);
   };

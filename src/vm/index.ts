@@ -1,6 +1,6 @@
 /** The VM runtime: one QEMU per VM driven over QMP, its overlay, seed, console and saves. */
 export { runHypervisor } from "./hypervisor.js";
-export type { VmSpec, VmState, VmStateChange, VmTemplateSettings } from "./spec.js";
+export type { VmSpec, HypervisorState, HypervisorStateChange, VmTemplateSettings } from "./spec.js";
 export { mountsFromTemplate, parseVmSpec } from "./spec.js";
 export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";
 export { buildQemuArgv, DEFAULT_KERNEL_ARGS } from "./qemu-argv.js";
