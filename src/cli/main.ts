@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function reportError(err: unknown): number {
+function reportError(err: unknown): number {
   if (err instanceof PcoccError) {
     process.stderr.write(`pcocc: ${err.message}\n`);
     if (getVerbosity() > 0 && err.stack) process.stderr.write(`${err.stack}\n`);

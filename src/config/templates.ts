@@ -79,7 +79,7 @@ const DEFAULTS: Omit<ResolvedSettings, "resource-set"> = {
   accelerator: "auto",
 };
 
-export const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];
+const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];
 
 export function defaultResourceSet(config: Pick<PcoccConfig, "resourceSets">): string | undefined {
   return Object.values(config.resourceSets).find((r) => r.default)?.name;

@@ -64,7 +64,7 @@ export function asUri(uri: string | ImageUri): ImageUri {
 }
 
 /** Revision chosen in one repository, or undefined when it has none that matches. */
-export async function pickRevision(repo: Repository, uri: ImageUri): Promise<number | undefined> {
+async function pickRevision(repo: Repository, uri: ImageUri): Promise<number | undefined> {
   if (!(await repo.exists())) return undefined;
   const revs = await repo.revisionsOf(uri.name);
   if (uri.revision !== undefined) return revs.includes(uri.revision) ? uri.revision : undefined;

@@ -11,7 +11,7 @@ export function isValidCredential(value: string): boolean {
   return CRED_RE.test(value);
 }
 
-export function userPasswordFile(userDir: string): string {
+function userPasswordFile(userDir: string): string {
   return join(userDir, ".etcd-password");
 }
 

@@ -29,11 +29,7 @@ export function globalKey(key: string): string {
   return `${ROOT}/global/${key}`;
 }
 
-export function publicKey(key: string): string {
-  return `${ROOT}/global/public/${key}`;
-}
-
-export function globalUserPrefix(user: string): string {
+function globalUserPrefix(user: string): string {
   return `${ROOT}/global/users/${user}/`;
 }
 

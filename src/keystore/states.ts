@@ -37,7 +37,7 @@ export interface VmState {
   hostname?: string;
 }
 
-export function hostState(state: HostStateName, desc?: string): HostState {
+function hostState(state: HostStateName, desc?: string): HostState {
   return { state, priority: HOST_STATES[state].priority, desc: desc ?? HOST_STATES[state].desc };
 }
 

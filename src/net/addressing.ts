@@ -3,7 +3,7 @@ import { PcoccError } from "../util/errors.js";
 
 /** pcocc's addressing on an ethernet network; pure. */
 
-export function ipToString(n: number): string {
+function ipToString(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 }
 

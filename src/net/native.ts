@@ -97,7 +97,7 @@ function load(): Addon {
 }
 
 /** An addon failure; `errno` is set when a system call or netlink request was refused. */
-export class NetOpError extends PcoccError {
+class NetOpError extends PcoccError {
   constructor(
     message: string,
     readonly errno: number | undefined,
@@ -106,7 +106,7 @@ export class NetOpError extends PcoccError {
   }
 }
 
-export function netnsPath(name: string): string {
+function netnsPath(name: string): string {
   return `/run/netns/${name}`;
 }
 

@@ -31,7 +31,7 @@ function parseInfo(target: JobTarget, values: Map<string, unknown>): ClusterInfo
  * Reads the description of the target job's cluster, waiting while a job that SLURM still runs starts up;
  * a job SLURM does not know fails at once.
  */
-export async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
+async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
   const prefix = clusterUserPrefix(target.user, target.jobId);
   const parse = (entries: Map<string, { value: unknown }>) => {
     const values = new Map<string, unknown>();

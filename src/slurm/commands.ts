@@ -33,7 +33,7 @@ export function runCommand(
 }
 
 /** Like runCommand, but a non-zero exit is an error carrying the command's own message. */
-export async function runChecked(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+async function runChecked(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   const r = await runCommand(cmd, args, { env });
   if (r.code !== 0) {
     const msg = r.stderr.trim().split("\n").pop() || `exit status ${r.code}`;
@@ -88,7 +88,7 @@ export async function liveJobIds(): Promise<number[]> {
     .map(Number);
 }
 
-export function parseSqueue(text: string): SqueueJob[] {
+function parseSqueue(text: string): SqueueJob[] {
   return text
     .split("\n")
     .filter((l) => l.trim() !== "")

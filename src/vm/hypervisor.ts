@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { DEFAULT_KERNEL_ARGS } from "../config/index.js";
 import { createQcow2 } from "../image/index.js";
 import { PcoccError } from "../util/errors.js";
 import { log } from "../util/log.js";
@@ -9,7 +10,7 @@ import { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
 import { ConsoleProxy } from "./console-proxy.js";
 import { vmStatePaths, type VmInfo } from "./paths.js";
 import { QmpClient } from "./qmp.js";
-import { buildQemuArgv, DEFAULT_KERNEL_ARGS, type QemuPlan } from "./qemu-argv.js";
+import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
 import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
 

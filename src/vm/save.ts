@@ -45,7 +45,7 @@ interface NamedNode {
  * from, or `sync=full` onto a standalone layer. The VM keeps its chain; nothing of the source image changes,
  * so an interrupted save leaves at most a stray file at `layerPath`.
  */
-export async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
+async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
   const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 10_000 });
   try {
     return await saveLayerWith(qmp, opts);
