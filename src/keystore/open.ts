@@ -5,7 +5,7 @@ import { Keystore } from "./client.js";
 import { readRootPassword, readUserPassword } from "./credentials.js";
 import { checkUserName } from "./layout.js";
 
-/** The part of batch.yaml the keystore reads (pcocc-spec §2.2); `PcoccConfig` satisfies it. */
+/** The part of batch.yaml the keystore reads; `PcoccConfig` satisfies it. */
 export interface KeystoreConfig {
   systemDir: string;
   userDir: string;

@@ -232,7 +232,7 @@ class Interrupts {
 
 /**
  * Runs the front process (shell or script) and whichever ends first decides: the front process ending stops
- * the cluster; the cluster ending hangs the shell up (pcocc §4.4). A signal to the launcher stops both.
+ * the cluster; the cluster ending hangs the shell up, as in pcocc. A signal to the launcher stops both.
  */
 async function supervise(
   o: LauncherOptions,
