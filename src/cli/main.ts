@@ -1,5 +1,4 @@
-import { PcoccError } from "../util/errors.js";
-import { getVerbosity } from "../util/log.js";
+import { getVerbosity, PcoccError } from "../util/index.js";
 import { buildProgram } from "./program.js";
 
 /** Entry point of the `pcocc` binary: errors meant for users are one line on stderr, bugs get a stack. */

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
 import type { ZodIssue, ZodTypeAny, z } from "zod";
-import type { ConfigIssue } from "../util/errors.js";
+import type { ConfigIssue } from "../util/index.js";
 
 export type KeyPath = ReadonlyArray<string | number>;
 

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { TemplateSettingKey, TemplateSettings } from "./schemas.js";
 import type { PcoccConfig, TemplateEntry, TemplateScope } from "./types.js";
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** qemu-img does the real work on image contents; each call here moves or checks data, never a tiny step. */
 export function qemuImg(args: string[]): Promise<string> {

@@ -1,5 +1,5 @@
 /** Text output of the `pcocc image` verbs, laid out like pcocc's tables. */
-import { formatTable } from "../util/table.js";
+import { formatTable } from "../util/index.js";
 import type { GcResult, ImageInfo } from "./manage.js";
 
 function formatDate(timestamp: number): string {

@@ -14,7 +14,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { sha256File } from "./hash.js";
 import {
   type ImageMeta,

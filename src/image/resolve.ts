@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { expandPath } from "../config/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { ImageMeta } from "./meta.js";
 import { Repository } from "./repository.js";
 import { type ImageUri, formatImageUri, parseImageUri } from "./uri.js";

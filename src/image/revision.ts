@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { copyFile, rename, unlink } from "node:fs/promises";
 import { basename } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { readQcow2Header, setQcow2Backing } from "./qcow2.js";
 import { createQcow2, qemuImg } from "./qemu-img.js";
 import { Repository, type Staging } from "./repository.js";

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** `[REPO:]NAME[@REV]` as users write it; absent parts are left for the resolver to choose. */
 export interface ImageUri {

@@ -21,7 +21,7 @@
  * revokes them, so the keys vanish at job end — or one TTL after the job's processes died.
  */
 
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 const ROOT = "/pcocc";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { Keystore } from "./client.js";
 import { readRootPassword, readUserPassword } from "./credentials.js";
 import { checkUserName } from "./layout.js";

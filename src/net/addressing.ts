@@ -1,5 +1,5 @@
 import { parseCidr } from "../config/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** pcocc's addressing on an ethernet network; pure. */
 

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Typed facade of the N-API addon in `native/` (rtnetlink, /dev/net/tun, network namespaces, libnftables,

@@ -1,6 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { PcoccError } from "../util/errors.js";
-import { JsonValueSplitter } from "../util/json-stream.js";
+import { JsonValueSplitter, PcoccError } from "../util/index.js";
 
 export const DEFAULT_OVSDB_SOCKET = "/run/openvswitch/db.sock";
 

@@ -3,7 +3,7 @@ import { access } from "node:fs/promises";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { ensureUserPassword } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   ALLOC_OPTIONS,
   launchOptions,

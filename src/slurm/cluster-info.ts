@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { squeueJobs } from "./commands.js";
 import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
 

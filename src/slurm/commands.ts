@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 export interface CommandResult {
   code: number;

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Expands a SLURM host list (`node[1-3,05-06],login`) into names, in SLURM's order. Done in-process because

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Share of a task's SLURM memory given to the guest; the rest covers QEMU itself (TCG translation cache,

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { JobTargetOptions } from "./target.js";
 
 /** ssh options that take no value / take a value (ssh(1)); used to find the destination argument. */

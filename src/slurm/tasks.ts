@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** `SLURM_TASKS_PER_NODE` (`2(x3),1`) → tasks on each allocated node, in node order. */
 export function parseTasksPerNode(value: string): number[] {

@@ -3,7 +3,7 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
   runHypervisor,
@@ -86,7 +86,9 @@ class VmStatePublisher {
       change.state === "stopped" ? "stopped" : change.state === "stopping" ? "stopping" : change.detail;
     this.current = { state, desc: state === "failed" ? (desc ?? "failed") : undefined, since: Date.now() };
     this.publish();
-    if (state === "qemu-start" && !this.timer) this.timer = setInterval(() => void this.pollConsole(), 2000);
+    // a console tail is a nicety: a failed read (log rotated away, EIO) waits for the next tick
+    const poll = () => this.pollConsole().catch(() => undefined);
+    if (state === "qemu-start" && !this.timer) this.timer = setInterval(() => void poll(), 2000);
     if (state !== "qemu-start") this.stopPolling();
   }
 

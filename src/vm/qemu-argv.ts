@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { AcceleratorChoice } from "./accel.js";
 
 export type DiskModel = "virtio" | "virtio-scsi" | "ide";

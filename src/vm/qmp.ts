@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
-import { PcoccError } from "../util/errors.js";
-import { JsonValueSplitter } from "../util/json-stream.js";
+import { JsonValueSplitter, PcoccError } from "../util/index.js";
 
 export interface QmpEvent {
   event: string;

@@ -8,7 +8,7 @@ import {
   type CommittedRevision,
   type ReposConfig,
 } from "../image/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { blockJobEnded, waitBlockJob, type JobProgress } from "./block-job.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";

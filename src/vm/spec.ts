@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
 /**

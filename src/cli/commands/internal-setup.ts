@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .argument("<action>", "init, cleanup, create or delete")
     .option("--ovsdb-socket <path>", "Open vSwitch database socket", "/run/openvswitch/db.sock")
     .action(async (action: string, opts: { ovsdbSocket: string }) => {
-      const { PcoccError } = await import("../../util/errors.js");
+      const { PcoccError } = await import("../../util/index.js");
       if (!["init", "cleanup", "create", "delete"].includes(action))
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
