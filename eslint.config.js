@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { layering } from "./eslint-layering.js";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "native/build/", "coverage/"] },
@@ -7,11 +8,15 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
     },
   },
+  ...layering,
   {
     files: ["bin/*", "**/*.js", "**/*.cjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },

@@ -7,8 +7,9 @@
  * credential, SLURM variables from the job environment) is validated here, and the commands are exec'd
  * with an argv and an environment built from scratch: no shell, no inherited variables.
  *
- * A failing setup fails the step (init_post_opt returns an error) and its output is sent to the user's
- * srun as error lines, so the user's CLI learns why instead of waiting forever.
+ * A failing setup is undone (`setup delete`) and fails the step on that node: init_post_opt still returns 0
+ * (an error there only shows "Plugin initialization failed") and each task then prints the command's output
+ * and the reason on the user's stderr and fails, so the user's CLI learns why instead of waiting forever.
  *
  * Plugstack arguments (all optional):
  *   pcocc=/abs/path    pcocc executable (default /usr/bin/pcocc)

@@ -1,5 +1,5 @@
 import { defaultSystemDir, defaultUserDir, loadConfig } from "../config/index.js";
-import { ConfigError, formatConfigIssue } from "../util/errors.js";
+import { ConfigError, formatConfigIssue } from "../util/index.js";
 
 /** Prints every problem found (one per line) and returns the exit status: 0 only when all is valid. */
 export async function configCheck(opts: { user: boolean }): Promise<number> {

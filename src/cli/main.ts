@@ -1,5 +1,4 @@
-import { PcoccError } from "../util/errors.js";
-import { getVerbosity } from "../util/log.js";
+import { getVerbosity, PcoccError } from "../util/index.js";
 import { buildProgram } from "./program.js";
 
 /** Entry point of the `pcocc` binary: errors meant for users are one line on stderr, bugs get a stack. */
@@ -11,7 +10,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-export function reportError(err: unknown): number {
+function reportError(err: unknown): number {
   if (err instanceof PcoccError) {
     process.stderr.write(`pcocc: ${err.message}\n`);
     if (getVerbosity() > 0 && err.stack) process.stderr.write(`${err.stack}\n`);

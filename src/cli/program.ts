@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
-import { setVerbosity } from "../util/log.js";
+import { setVerbosity } from "../util/index.js";
 
 type VerbModule = { register(program: Command): void };
 

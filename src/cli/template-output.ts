@@ -1,5 +1,5 @@
 import { loadConfig, resolveTemplate, type HeritableKey, type PcoccConfig } from "../config/index.js";
-import { formatTable } from "./table.js";
+import { formatTable } from "../util/index.js";
 
 interface TemplateRow {
   name: string;

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { locateLocalVm, parseVmName, type VmEndpoint } from "../vm/index.js";
 
 /** How the per-VM verbs (console, reset, save) name their VMs. */

@@ -1,5 +1,5 @@
 import { defaultResourceSet, resolveTemplate, type PcoccConfig } from "../config/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** Upper bound on a virtual cluster's size: far beyond any real allocation, low enough to keep lists small. */
 export const MAX_CLUSTER_VMS = 100_000;

@@ -7,7 +7,6 @@ export {
   addImageTemplates,
   defaultResourceSet,
   DEFAULT_KERNEL_ARGS,
-  HERITABLE_KEYS,
   type HeritableKey,
   type MountPoint,
   type PersistentDrive,

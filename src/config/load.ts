@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type ConfigIssue } from "../util/errors.js";
+import { ConfigError, type ConfigIssue } from "../util/index.js";
 import {
   NAME_PATTERN,
   NETWORK_TYPE_ALIASES,

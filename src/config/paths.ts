@@ -1,5 +1,5 @@
 import { homedir, userInfo } from "node:os";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 export interface PathContext {
   /** Default: the current user. */

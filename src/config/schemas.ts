@@ -8,8 +8,6 @@ import { MAC_ADDRESS, MAC_PREFIX, PCI_ADDRESS, parseCidr, parseIPv4 } from "./ne
 
 export const NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]*$/;
 
-const name = (what: string) =>
-  z.string().regex(NAME_PATTERN, `invalid ${what} (letter, then letters, digits, _ or -)`);
 const nonEmpty = z.string().min(1, "must not be empty");
 const port = z.number().int().min(1).max(65535);
 const mtu = z.number().int().min(68).max(65535);
@@ -56,7 +54,6 @@ const reverseNat = z
         message: `min-host-port (${r["min-host-port"]}) is greater than max-host-port (${r["max-host-port"]})`,
       });
   });
-export type ReverseNat = z.infer<typeof reverseNat>;
 
 const ethernetSettings = z
   .object({
@@ -221,8 +218,6 @@ export type NetworkConfig = {
 }[NetworkType];
 export type EthernetNetworkConfig = Extract<NetworkConfig, { type: "ethernet" }>;
 
-export const networksFileSchema = z.record(name("network name"), z.unknown());
-
 // ------------------------------------------------------------------------------------------- resources.yaml
 
 export const resourceSetSchema = z
@@ -231,7 +226,6 @@ export const resourceSetSchema = z
     default: z.boolean().default(false),
   })
   .strict();
-export const resourcesFileSchema = z.record(name("resource set name"), resourceSetSchema);
 export type ResourceSet = z.infer<typeof resourceSetSchema> & { name: string };
 
 // ------------------------------------------------------------------------------------------- templates.yaml
@@ -304,8 +298,6 @@ export const templateSettingsSchema = z
   .strict();
 export type TemplateSettings = z.infer<typeof templateSettingsSchema>;
 export type TemplateSettingKey = keyof TemplateSettings;
-
-export const templatesFileSchema = z.record(z.string(), z.unknown());
 
 // ----------------------------------------------------------------------------------------------- repos.yaml
 

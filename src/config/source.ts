@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
 import type { ZodIssue, ZodTypeAny, z } from "zod";
-import type { ConfigIssue } from "../util/errors.js";
+import type { ConfigIssue } from "../util/index.js";
 
 export type KeyPath = ReadonlyArray<string | number>;
 
@@ -91,7 +91,7 @@ export class SourceFile {
   }
 }
 
-export function formatKeyPath(path: KeyPath): string {
+function formatKeyPath(path: KeyPath): string {
   let out = "";
   for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out ? `.${seg}` : seg;
   return out;

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { TemplateSettingKey, TemplateSettings } from "./schemas.js";
 import type { PcoccConfig, TemplateEntry, TemplateScope } from "./types.js";
 
@@ -79,7 +79,7 @@ const DEFAULTS: Omit<ResolvedSettings, "resource-set"> = {
   accelerator: "auto",
 };
 
-export const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];
+const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];
 
 export function defaultResourceSet(config: Pick<PcoccConfig, "resourceSets">): string | undefined {
   return Object.values(config.resourceSets).find((r) => r.default)?.name;

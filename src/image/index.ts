@@ -33,4 +33,5 @@ export {
   repoList,
   showImage,
 } from "./manage.js";
+export { createQcow2 } from "./qemu-img.js";
 export { formatGc, formatImageList, formatImageShow, formatRepoList } from "./report.js";

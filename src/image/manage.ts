@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { lstat, readdir, rm, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { type BlobEntry, planGc } from "./gc.js";
 import { isBlobHash } from "./meta.js";
 import type { Repository } from "./repository.js";

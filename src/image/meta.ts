@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** One revision of an image: `meta/<name>@<revision>` in a repository (pcocc layout v2). */
 export interface ImageMeta {

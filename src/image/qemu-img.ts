@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** qemu-img does the real work on image contents; each call here moves or checks data, never a tiny step. */
 export function qemuImg(args: string[]): Promise<string> {
@@ -14,6 +14,24 @@ export function qemuImg(args: string[]): Promise<string> {
       reject(new PcoccError(`qemu-img ${args[0]} failed: ${detail}`, { cause: err }));
     });
   });
+}
+
+/**
+ * Creates a qcow2 file; with `backing`, a copy-on-write layer over that qcow2. `unsafe` (with a size) does
+ * not open the backing file, for a backing file another process (a running QEMU) holds.
+ */
+export async function createQcow2(
+  path: string,
+  opts: { backing?: string; size?: number; unsafe?: boolean } = {},
+): Promise<void> {
+  const args = ["create", "-q", "-f", "qcow2"];
+  if (opts.backing !== undefined) {
+    if (opts.unsafe) args.push("-u");
+    args.push("-F", "qcow2", "-b", opts.backing);
+  }
+  args.push(path);
+  if (opts.size !== undefined) args.push(String(opts.size));
+  await qemuImg(args);
 }
 
 export interface QemuImgInfo {

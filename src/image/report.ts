@@ -1,23 +1,14 @@
+/** Text output of the `pcocc image` verbs, laid out like pcocc's tables. */
+import { formatTable } from "../util/index.js";
 import type { GcResult, ImageInfo } from "./manage.js";
 
-/** Text output of the `pcocc image` verbs, laid out like pcocc's tables. */
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
-}
-
-export function formatDate(timestamp: number): string {
+function formatDate(timestamp: number): string {
   const d = new Date(timestamp * 1000);
   const p = (n: number): string => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function formatSize(bytes: number): string {
+function formatSize(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = bytes;
   let i = 0;

@@ -14,7 +14,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { sha256File } from "./hash.js";
 import {
   type ImageMeta,
@@ -26,7 +26,7 @@ import {
 } from "./meta.js";
 import { newStagingName } from "./staging.js";
 
-export const REPO_VERSION = 2;
+const REPO_VERSION = 2;
 
 /** A repository directory in pcocc's layout v2 (see the module README in index.ts). */
 export class Repository {
@@ -271,7 +271,7 @@ export class Staging {
   }
 }
 
-export async function pathExists(path: string): Promise<boolean> {
+async function pathExists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
@@ -280,7 +280,7 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
-export async function fsyncPath(path: string): Promise<void> {
+async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, "r");
   try {
     await fh.sync();

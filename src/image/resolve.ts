@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { expandPath } from "../config/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { ImageMeta } from "./meta.js";
 import { Repository } from "./repository.js";
 import { type ImageUri, formatImageUri, parseImageUri } from "./uri.js";
@@ -64,7 +64,7 @@ export function asUri(uri: string | ImageUri): ImageUri {
 }
 
 /** Revision chosen in one repository, or undefined when it has none that matches. */
-export async function pickRevision(repo: Repository, uri: ImageUri): Promise<number | undefined> {
+async function pickRevision(repo: Repository, uri: ImageUri): Promise<number | undefined> {
   if (!(await repo.exists())) return undefined;
   const revs = await repo.revisionsOf(uri.name);
   if (uri.revision !== undefined) return revs.includes(uri.revision) ? uri.revision : undefined;

@@ -1,9 +1,9 @@
 import { constants } from "node:fs";
 import { copyFile, rename, unlink } from "node:fs/promises";
 import { basename } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { readQcow2Header, setQcow2Backing } from "./qcow2.js";
-import { qemuImg } from "./qemu-img.js";
+import { createQcow2, qemuImg } from "./qemu-img.js";
 import { Repository, type Staging } from "./repository.js";
 import {
   type ReposConfig,
@@ -156,18 +156,7 @@ export async function resizeImage(
   const chain = [...base.meta.data_blobs];
   try {
     const layer = staging.file("layer");
-    await qemuImg([
-      "create",
-      "-q",
-      "-f",
-      "qcow2",
-      "-F",
-      "qcow2",
-      "-b",
-      Repository.relativeBacking(top),
-      layer,
-      String(bytes),
-    ]);
+    await createQcow2(layer, { backing: Repository.relativeBacking(top), size: bytes });
     chain.push(await repo.commitBlob(layer));
     const latest = (await repo.revisionsOf(base.name)).at(-1) ?? base.revision;
     revision = await writeNextRevision(repo, staging, base.name, latest + 1, chain, base, true);

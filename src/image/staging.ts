@@ -13,7 +13,7 @@ export interface StagingName {
 }
 
 const PATTERN = /^([0-9]+)\.([0-9]+)\.[0-9a-f]+\.(.+)$/;
-export const FOREIGN_HOST_GRACE_MS = 24 * 3600 * 1000;
+const FOREIGN_HOST_GRACE_MS = 24 * 3600 * 1000;
 
 export function newStagingName(now = Date.now()): string {
   return `${process.pid}.${now}.${randomBytes(4).toString("hex")}.${hostname()}`;

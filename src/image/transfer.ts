@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { copyFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { imageInfo, qemuImg } from "./qemu-img.js";
 import type { Repository, Staging } from "./repository.js";
 import {

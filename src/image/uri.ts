@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** `[REPO:]NAME[@REV]` as users write it; absent parts are left for the resolver to choose. */
 export interface ImageUri {
@@ -10,7 +10,7 @@ export interface ImageUri {
 const NAME = /^[a-zA-Z0-9_.-]+$/;
 const REVISION = /^(0|[1-9][0-9]*)$/;
 
-export function validateImageName(name: string, what = "image name"): string {
+function validateImageName(name: string, what = "image name"): string {
   if (name === "") throw new PcoccError(`Empty ${what}`);
   if (!NAME.test(name) || name === "." || name === "..") {
     throw new PcoccError(`Invalid ${what} '${name}': only letters, digits, '_', '.' and '-' are allowed`);

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * The SLURM environment a step sees, parsed one way for both sides: the user's launcher and tasks, and root's

@@ -1,5 +1,5 @@
 import type { Etcd3, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** One key as read from etcd; `value` is the parsed JSON (unchecked: etcd contents are untrusted input). */
 export interface Entry<T = unknown> {

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
-import { log } from "../util/log.js";
+import { log, PcoccError } from "../util/index.js";
 
 const CRED_RE = /^[0-9a-f]{32}$/;
 
@@ -11,7 +10,7 @@ export function isValidCredential(value: string): boolean {
   return CRED_RE.test(value);
 }
 
-export function userPasswordFile(userDir: string): string {
+function userPasswordFile(userDir: string): string {
   return join(userDir, ".etcd-password");
 }
 

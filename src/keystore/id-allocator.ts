@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { Keystore } from "./client.js";
 import type { JobHandle } from "./jobs.js";
 import { checkJobId, clusterPrefix, collectiveSubKey, globalKey } from "./layout.js";

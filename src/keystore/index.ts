@@ -5,29 +5,24 @@ export { Keystore } from "./client.js";
 export type { Entry, Following, LeaseKeeper, PutItem, Snapshot } from "./client.js";
 export { openKeystore, endpointsOf } from "./open.js";
 export type { KeystoreConfig, OpenKeystoreOptions } from "./open.js";
-export { ensureUserPassword, readUserPassword, isValidCredential, userPasswordFile } from "./credentials.js";
+export { ensureUserPassword, readUserPassword, isValidCredential } from "./credentials.js";
 export { ensureUserRole, roleName } from "./roles.js";
-export { beginJob, joinJob, endJob, DEFAULT_JOB_TTL_SECONDS } from "./jobs.js";
+export { beginJob, joinJob, endJob } from "./jobs.js";
 export type { JobHandle } from "./jobs.js";
 export { IdAllocator, pickFreeIds } from "./id-allocator.js";
 export type { IdOwner } from "./id-allocator.js";
 export {
   HOST_STATES,
   VM_STATES,
-  hostState,
   vmState,
   putHostState,
   putVmState,
   watchHostStates,
   watchVmStates,
-  summarizeHosts,
-  summarizeVms,
 } from "./states.js";
-export type { HostState, HostStateName, VmState, VmStateName, Progress } from "./states.js";
+export type { HostState, HostStateName, VmState, VmStateName } from "./states.js";
 export {
   globalKey,
-  publicKey,
-  globalUserPrefix,
   globalUserJobPrefix,
   clusterPrefix,
   clusterUserPrefix,

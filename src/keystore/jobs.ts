@@ -10,7 +10,7 @@ import {
 } from "./layout.js";
 
 /** Long enough to cover the gap between setup create and the launcher's first keep-alive. */
-export const DEFAULT_JOB_TTL_SECONDS = 120;
+const DEFAULT_JOB_TTL_SECONDS = 120;
 /** How long the `destroyed` marker guards a job id against a late node of the old job. */
 const DESTROYED_TTL_SECONDS = 600;
 

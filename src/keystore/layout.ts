@@ -21,7 +21,7 @@
  * revokes them, so the keys vanish at job end — or one TTL after the job's processes died.
  */
 
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 const ROOT = "/pcocc";
 
@@ -29,11 +29,7 @@ export function globalKey(key: string): string {
   return `${ROOT}/global/${key}`;
 }
 
-export function publicKey(key: string): string {
-  return `${ROOT}/global/public/${key}`;
-}
-
-export function globalUserPrefix(user: string): string {
+function globalUserPrefix(user: string): string {
   return `${ROOT}/global/users/${user}/`;
 }
 

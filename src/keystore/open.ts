@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { Keystore } from "./client.js";
 import { readRootPassword, readUserPassword } from "./credentials.js";
 import { checkUserName } from "./layout.js";
 
-/** The part of batch.yaml the keystore reads (pcocc-spec §2.2); `PcoccConfig` satisfies it. */
+/** The part of batch.yaml the keystore reads; `PcoccConfig` satisfies it. */
 export interface KeystoreConfig {
   systemDir: string;
   userDir: string;

@@ -1,5 +1,5 @@
 import type { IPermission } from "etcd3";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { Keystore } from "./client.js";
 import { isValidCredential } from "./credentials.js";
 import { checkUserName, userReadableRanges, userWritablePrefixes } from "./layout.js";

@@ -37,7 +37,7 @@ export interface VmState {
   hostname?: string;
 }
 
-export function hostState(state: HostStateName, desc?: string): HostState {
+function hostState(state: HostStateName, desc?: string): HostState {
   return { state, priority: HOST_STATES[state].priority, desc: desc ?? HOST_STATES[state].desc };
 }
 
@@ -65,53 +65,6 @@ function parseStates<N extends string, S extends { state: N; priority: number; d
     out.set(Number(rank), s);
   }
   return out;
-}
-
-export interface Progress<N extends string> {
-  /** Ranks in their final good state. */
-  done: number;
-  total: number;
-  complete: boolean;
-  failed?: { rank: number; desc: string };
-  /** The rank furthest behind (lowest priority; missing ranks count as not started). */
-  slowest?: { rank: number; state: N; desc: string };
-}
-
-/** Pure summary used for progress lines and for deciding when waiting is over. */
-export function summarize<N extends string>(
-  states: Map<number, { state: N; priority: number; desc: string }>,
-  total: number,
-  finalState: N,
-  notStarted: { state: N; desc: string },
-): Progress<N> {
-  let done = 0;
-  let slowest: Progress<N>["slowest"];
-  let slowestPriority = Infinity;
-  for (let rank = 0; rank < total; rank++) {
-    const s = states.get(rank);
-    if (s?.priority === -1) return { done, total, complete: false, failed: { rank, desc: s.desc } };
-    if (s?.state === finalState) {
-      done++;
-      continue;
-    }
-    const priority = s?.priority ?? 0;
-    if (priority < slowestPriority) {
-      slowestPriority = priority;
-      slowest = s ? { rank, state: s.state, desc: s.desc } : { rank, ...notStarted };
-    }
-  }
-  return { done, total, complete: done === total, slowest };
-}
-
-export function summarizeHosts(states: Map<number, HostState>, nodes: number): Progress<HostStateName> {
-  return summarize(states, nodes, "complete", {
-    state: "not-started",
-    desc: HOST_STATES["not-started"].desc,
-  });
-}
-
-export function summarizeVms(states: Map<number, VmState>, vms: number): Progress<VmStateName> {
-  return summarize(states, vms, "running", { state: "not-started", desc: VM_STATES["not-started"].desc });
 }
 
 /** Root setup on each node: publishes this node's state under the job lease. */

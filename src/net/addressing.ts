@@ -1,9 +1,9 @@
 import { parseCidr } from "../config/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** pcocc's addressing on an ethernet network; pure. */
 
-export function ipToString(n: number): string {
+function ipToString(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
 }
 

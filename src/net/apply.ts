@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { nft, runOps, spawnIn } from "./native.js";
 import { addBridge, deleteBridge } from "./ovs.js";
 import { OvsdbClient } from "./ovsdb.js";

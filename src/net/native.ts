@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Typed facade of the N-API addon in `native/` (rtnetlink, /dev/net/tun, network namespaces, libnftables,
@@ -98,7 +98,7 @@ function load(): Addon {
 }
 
 /** An addon failure; `errno` is set when a system call or netlink request was refused. */
-export class NetOpError extends PcoccError {
+class NetOpError extends PcoccError {
   constructor(
     message: string,
     readonly errno: number | undefined,
@@ -107,7 +107,7 @@ export class NetOpError extends PcoccError {
   }
 }
 
-export function netnsPath(name: string): string {
+function netnsPath(name: string): string {
   return `/run/netns/${name}`;
 }
 

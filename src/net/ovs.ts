@@ -121,30 +121,6 @@ export async function addBridge(c: OvsdbClient, spec: OvsBridgeSpec, opts: Apply
   );
 }
 
-export async function addPorts(
-  c: OvsdbClient,
-  bridge: string,
-  ports: OvsPortSpec[],
-  opts: ApplyOpts = {},
-): Promise<void> {
-  if (ports.length === 0) return;
-  const { ops, refs } = portOps(ports, "n");
-  const results = await commit(
-    c,
-    [
-      ...ops,
-      {
-        op: "mutate",
-        table: "Bridge",
-        where: [["name", "==", bridge]],
-        mutations: [["ports", "insert", set(refs)]],
-      },
-    ],
-    opts,
-  );
-  if (results[ops.length]!.count !== 1) throw new OvsdbError(`OVS bridge ${bridge} does not exist`);
-}
-
 async function bridgeRows(
   c: OvsdbClient,
 ): Promise<Array<{ _uuid: unknown; name: string; datapath_type: string; ports: unknown }>> {
@@ -201,31 +177,4 @@ export async function deleteBridge(c: OvsdbClient, name: string, opts: ApplyOpts
     opts,
   );
   return true;
-}
-
-/** Removes the named ports from `bridge` (absent ones are ignored). */
-export async function deletePorts(
-  c: OvsdbClient,
-  bridge: string,
-  names: string[],
-  opts: ApplyOpts = {},
-): Promise<void> {
-  const [r] = await c.transact([{ op: "select", table: "Port", where: [], columns: ["_uuid", "name"] }]);
-  const wanted = new Set(names);
-  const refs = (r!.rows as Array<{ _uuid: unknown; name: string }>)
-    .filter((p) => wanted.has(p.name))
-    .map((p) => p._uuid);
-  if (refs.length === 0) return;
-  await commit(
-    c,
-    [
-      {
-        op: "mutate",
-        table: "Bridge",
-        where: [["name", "==", bridge]],
-        mutations: [["ports", "delete", set(refs)]],
-      },
-    ],
-    opts,
-  );
 }

@@ -1,6 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { PcoccError } from "../util/errors.js";
-import { JsonSplitter } from "./json-stream.js";
+import { JsonValueSplitter, PcoccError } from "../util/index.js";
 
 export const DEFAULT_OVSDB_SOCKET = "/run/openvswitch/db.sock";
 
@@ -31,7 +30,7 @@ export class OvsdbClient {
     readonly path: string,
     private readonly timeoutMs: number,
   ) {
-    const splitter = new JsonSplitter();
+    const splitter = new JsonValueSplitter();
     sock.on("data", (chunk: Buffer) => {
       let msgs: unknown[];
       try {

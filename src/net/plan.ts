@@ -28,7 +28,7 @@
  */
 import type { EthernetNetworkConfig, PcoccConfig } from "../config/index.js";
 import { parseResourceDefinition } from "../cluster/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   dnsIp,
   extGatewayIp,

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { jobDir, type JobRecord } from "./plan.js";
 
 export const DEFAULT_RUN_DIR = "/run/pcocc";

@@ -8,7 +8,7 @@ import {
   type JobHandle,
   type Keystore,
 } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { extIdCount, subnet } from "./addressing.js";
 import { applyPlan, teardown } from "./apply.js";
 import { listLinks, nft, runOps } from "./native.js";

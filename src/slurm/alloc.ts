@@ -3,7 +3,7 @@ import { access } from "node:fs/promises";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { ensureUserPassword } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   ALLOC_OPTIONS,
   launchOptions,
@@ -92,7 +92,7 @@ export async function alloc(args: string[]): Promise<number> {
  * SIGQUIT (they reach the child too, which decides) and pass SIGTERM/SIGHUP on, so the exit status is the
  * child's.
  */
-export function runForeground(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runForeground(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: "inherit", env });
     const ignore = () => {};

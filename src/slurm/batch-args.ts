@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** One pcocc option of a verb whose other options go to salloc/sbatch. */
 export interface OptionSpec {

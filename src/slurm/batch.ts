@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { batchManagerArgs, batchManagerEnv, launcherArgs, prepareLaunch } from "./alloc.js";
 import { BATCH_OPTIONS, launchOptions, splitBatchArgs } from "./batch-args.js";
 import { runCommand } from "./commands.js";

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { squeueJobs } from "./commands.js";
 import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
 
@@ -31,7 +31,7 @@ function parseInfo(target: JobTarget, values: Map<string, unknown>): ClusterInfo
  * Reads the description of the target job's cluster, waiting while a job that SLURM still runs starts up;
  * a job SLURM does not know fails at once.
  */
-export async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
+async function readClusterInfo(ks: Keystore, target: JobTarget): Promise<ClusterInfo> {
   const prefix = clusterUserPrefix(target.user, target.jobId);
   const parse = (entries: Map<string, { value: unknown }>) => {
     const values = new Map<string, unknown>();

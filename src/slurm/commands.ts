@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 export interface CommandResult {
   code: number;
@@ -33,7 +33,7 @@ export function runCommand(
 }
 
 /** Like runCommand, but a non-zero exit is an error carrying the command's own message. */
-export async function runChecked(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+async function runChecked(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   const r = await runCommand(cmd, args, { env });
   if (r.code !== 0) {
     const msg = r.stderr.trim().split("\n").pop() || `exit status ${r.code}`;
@@ -75,7 +75,20 @@ export async function squeueJobs(opts: {
   return parseSqueue(r.stdout);
 }
 
-export function parseSqueue(text: string): SqueueJob[] {
+/**
+ * Ids of every job SLURM still knows, any user: root's cleanup keeps their objects. Only the id column is
+ * asked for, so no user-chosen text (a job name with a newline) can add a line.
+ */
+export async function liveJobIds(): Promise<number[]> {
+  const out = await runChecked("squeue", ["-h", "-o", "%A"]);
+  return out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^[0-9]+$/.test(l))
+    .map(Number);
+}
+
+function parseSqueue(text: string): SqueueJob[] {
   return text
     .split("\n")
     .filter((l) => l.trim() !== "")

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 const TEMPLATE_NAME = /^[A-Za-z0-9_-]+$/;
 

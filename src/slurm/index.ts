@@ -18,3 +18,4 @@ export {
   type VmLocation,
 } from "./cluster-info.js";
 export { placeVms, hopToNode, vmSet, type VmPlacement } from "./vm-placement.js";
+export { liveJobIds } from "./commands.js";

@@ -6,7 +6,7 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import { envValue, expandHostlist, expandTasksPerNode, uint32Env } from "../job/index.js";
 import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { processTree, signalAll } from "./process-tree.js";
@@ -232,7 +232,7 @@ class Interrupts {
 
 /**
  * Runs the front process (shell or script) and whichever ends first decides: the front process ending stops
- * the cluster; the cluster ending hangs the shell up (pcocc §4.4). A signal to the launcher stops both.
+ * the cluster; the cluster ending hangs the shell up, as in pcocc. A signal to the launcher stops both.
  */
 async function supervise(
   o: LauncherOptions,

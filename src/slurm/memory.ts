@@ -1,10 +1,10 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Share of a task's SLURM memory given to the guest; the rest covers QEMU itself (TCG translation cache,
  * device emulation, overlay caches). pcocc uses the same 15 % reserve.
  */
-export const VM_MEMORY_FRACTION = 0.85;
+const VM_MEMORY_FRACTION = 0.85;
 
 /** The job's memory request: per allocated CPU, or per node. Values in MiB. */
 export type JobMemory = { perCpu: number } | { perNode: number };

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { getVerbosity } from "../util/log.js";
+import { getVerbosity } from "../util/index.js";
 
 /**
  * How to run this pcocc again on a compute node (launcher, hypervisor tasks, console bridge): the same node

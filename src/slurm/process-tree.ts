@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { parentPid } from "../util/proc.js";
+import { parentPid } from "../util/index.js";
 
 /** Parent pid of every process, from /proc (processes that vanish meanwhile are skipped). */
 function parentMap(): Map<number, number> {

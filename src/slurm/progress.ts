@@ -3,6 +3,7 @@
  * hypervisor running); each line says how far the phase is and names the node or VM holding it back, so a
  * stuck start is diagnosable from the user's terminal.
  */
+import { HOST_STATES, VM_STATES } from "../keystore/index.js";
 
 export interface HostProgress {
   node: string;
@@ -22,22 +23,21 @@ export interface VmProgress {
   consoleTail?: string;
 }
 
-const HOST_ORDER: Record<string, number> = { "network-config": 1, complete: 2 };
-const VM_ORDER: Record<string, number> = { topology: 1, "temporary-disk": 2, "qemu-start": 3, running: 4 };
-
 const HOST_DONE = "complete";
 const VM_DONE = "running";
 
-function rank(order: Record<string, number>, state: string | undefined): number {
-  if (state === "failed") return -1;
-  return state === undefined ? 0 : (order[state] ?? 0);
+type StateTable = Record<string, { priority: number }>;
+
+/** How far a state is, by the keystore's priorities; `failed` is below everything, unknown is not started. */
+function rank(table: StateTable, state: string | undefined): number {
+  return state !== undefined && Object.hasOwn(table, state) ? table[state]!.priority : 0;
 }
 
 /** The item furthest behind: lowest state, then the one that has been there longest. */
-function slowest<T extends { state?: string; since?: number }>(items: T[], order: Record<string, number>): T {
+function slowest<T extends { state?: string; since?: number }>(items: T[], table: StateTable): T {
   return items.reduce((a, b) => {
-    const ra = rank(order, a.state);
-    const rb = rank(order, b.state);
+    const ra = rank(table, a.state);
+    const rb = rank(table, b.state);
     if (rb !== ra) return rb < ra ? b : a;
     return (b.since ?? Infinity) < (a.since ?? Infinity) ? b : a;
   });
@@ -53,7 +53,7 @@ export function hostProgressLine(hosts: HostProgress[], now = Date.now()): strin
   const done = hosts.filter((h) => h.state === HOST_DONE).length;
   const head = `configuring hosts ${done}/${hosts.length}`;
   if (done === hosts.length || hosts.length === 0) return head;
-  const h = slowest(hosts, HOST_ORDER);
+  const h = slowest(hosts, HOST_STATES);
   const what = h.state === undefined ? "waiting for batch manager" : (h.desc ?? h.state);
   const since = h.state === undefined || h.since === undefined ? "" : ` (since${ago(h.since, now)})`;
   return `${head} — ${h.node}: ${what}${since}`;
@@ -69,7 +69,7 @@ export function vmProgressLine(vms: VmProgress[], now = Date.now()): string {
   const done = vms.filter((v) => v.state === VM_DONE).length;
   const head = `starting VMs ${done}/${vms.length}`;
   if (done === vms.length || vms.length === 0) return head;
-  const v = slowest(vms, VM_ORDER);
+  const v = slowest(vms, VM_STATES);
   let what: string;
   if (v.state === undefined) what = "waiting for its hypervisor task to start";
   else what = `${VM_WORDS[v.state] ?? v.desc ?? v.state}${ago(v.since, now)}`;

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { JobTargetOptions } from "./target.js";
 
 /** ssh options that take no value / take a value (ssh(1)); used to find the destination argument. */
@@ -55,7 +55,7 @@ export function parseRemoteArgs(args: string[], portFlag: "-p" | "-P" | null): R
   return { target, port, rest: args.slice(i) };
 }
 
-export function parsePort(value: string): number {
+function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new PcoccError(`Invalid port number ${value}.`);
   return n;
@@ -95,7 +95,7 @@ function destinationAt(args: string[], i: number): { index: number; rank: number
 }
 
 /** `[user@]vmN` → `[user@]host`. */
-export function replaceVmHost(arg: string, host: string): string {
+function replaceVmHost(arg: string, host: string): string {
   return arg.replace(/(^|@)vm\d+$/, `$1${host}`);
 }
 
@@ -131,7 +131,7 @@ export function buildScpArgv(rest: string[], host: string, hostPort: number): st
 }
 
 /** Default VM port of `pcocc nc` when none is given (pcocc's). */
-export const NC_DEFAULT_PORT = 31337;
+const NC_DEFAULT_PORT = 31337;
 
 /** `[nc opts]... vmN [PORT]` → nc options, VM rank and VM port. */
 export function parseNcArgs(rest: string[]): { ncOptions: string[]; rank: number; port: number } {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { openCluster, reverseNatPort } from "./cluster-info.js";
 import { nodeAddress } from "./commands.js";
 import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";

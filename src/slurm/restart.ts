@@ -1,5 +1,5 @@
 import { access, readFile } from "node:fs/promises";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   checkpointFiles,
   checkpointManifestPath,

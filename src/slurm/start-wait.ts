@@ -10,7 +10,7 @@ import {
   type Keystore,
   type VmState,
 } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { HypervisorStep, StepExit } from "./hypervisor-step.js";
 import {
   firstFailure,

@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { squeueJobs } from "./commands.js";
 
 /** `-j/--jobid`, `-J/--jobname`, `--user` as every per-cluster verb takes them. */

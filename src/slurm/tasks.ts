@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /**
  * Host index of every VM rank under block distribution (pcocc forces `SLURM_DISTRIBUTION=block:block`):

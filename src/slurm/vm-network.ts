@@ -1,5 +1,5 @@
 import { clusterPrefix, type JobHandle } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { NicSpec } from "../vm/index.js";
 
 /** How long a hypervisor waits for its node's network setup to publish the VM's NICs. */

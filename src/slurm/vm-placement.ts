@@ -1,5 +1,5 @@
 import { watchVmStates, type Following, type Keystore, type VmState } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { locateRank, ON_VM_NODE_ENV, openCluster, type ClusterInfo } from "./cluster-info.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { runOnVmNode } from "./remote.js";

@@ -4,13 +4,13 @@ import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.j
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
   runHypervisor,
   vmStatePaths,
   type VmSpec,
-  type VmStateChange,
+  type HypervisorStateChange,
 } from "../vm/index.js";
 import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
@@ -79,14 +79,16 @@ class VmStatePublisher {
     private readonly consoleLog: string,
   ) {}
 
-  onChange(change: VmStateChange): void {
+  onChange(change: HypervisorStateChange): void {
     const state: VmStateName =
       change.state === "stopping" || change.state === "stopped" ? "failed" : (change.state as VmStateName);
     const desc =
       change.state === "stopped" ? "stopped" : change.state === "stopping" ? "stopping" : change.detail;
     this.current = { state, desc: state === "failed" ? (desc ?? "failed") : undefined, since: Date.now() };
     this.publish();
-    if (state === "qemu-start" && !this.timer) this.timer = setInterval(() => void this.pollConsole(), 2000);
+    // a console tail is a nicety: a failed read (log rotated away, EIO) waits for the next tick
+    const poll = () => this.pollConsole().catch(() => undefined);
+    if (state === "qemu-start" && !this.timer) this.timer = setInterval(() => void poll(), 2000);
     if (state !== "qemu-start") this.stopPolling();
   }
 

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { QmpClient, QmpEvent } from "./qmp.js";
 
 export interface JobProgress {

@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";
 import { saveLayerWith } from "./save.js";

@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import net from "node:net";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 const CTRL_C = 0x03;
 const DETACH_COUNT = 3;

@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { QmpClient } from "./qmp.js";
 
 async function withQmp<T>(qmpSocket: string, fn: (qmp: QmpClient) => Promise<T>): Promise<T> {

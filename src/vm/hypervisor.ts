@@ -1,20 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { execFile } from "node:child_process";
 import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
-import { PcoccError } from "../util/errors.js";
-import { log } from "../util/log.js";
+import { DEFAULT_KERNEL_ARGS } from "../config/index.js";
+import { createQcow2 } from "../image/index.js";
+import { log, PcoccError } from "../util/index.js";
 import { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
 import { ConsoleProxy } from "./console-proxy.js";
 import { vmStatePaths, type VmInfo } from "./paths.js";
 import { QmpClient } from "./qmp.js";
-import { buildQemuArgv, DEFAULT_KERNEL_ARGS, type QemuPlan } from "./qemu-argv.js";
+import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
-import { mountsFromTemplate, type VmSpec, type VmStateChange } from "./spec.js";
+import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
 
-const run = promisify(execFile);
 const QUIT_TIMEOUT_MS = 5000;
 const TERM_TIMEOUT_MS = 5000;
 
@@ -34,14 +32,11 @@ function describeExit(e: Exit): string {
 }
 
 /** Creates the VM's copy-on-write overlay: a tiny qcow2 whose backing file is the image's top layer. */
-export async function createOverlay(base: string, overlay: string): Promise<void> {
+async function createOverlay(base: string, overlay: string): Promise<void> {
   if (!isAbsolute(base)) throw new PcoccError(`image path must be absolute: ${base}`);
-  try {
-    await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base, overlay]);
-  } catch (err) {
-    const msg = ((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
-    throw new PcoccError(`Unable to handle image: failed to create temporary disk: ${msg}`);
-  }
+  await createQcow2(overlay, { backing: base }).catch((err: Error) => {
+    throw new PcoccError(`Unable to handle image: failed to create temporary disk: ${err.message}`);
+  });
 }
 
 function userDataSource(spec: VmSpec): UserDataSource {
@@ -81,7 +76,7 @@ async function startVirtiofsd(socket: string, dir: string): Promise<ChildProcess
 export async function runHypervisor(spec: VmSpec): Promise<number> {
   const logger = await log();
   const paths = vmStatePaths(spec.stateDir);
-  const report = (change: VmStateChange): void => {
+  const report = (change: HypervisorStateChange): void => {
     logger.info({ vm: spec.name, ...change }, "vm state");
     spec.onState?.(change);
   };

@@ -1,9 +1,9 @@
 /** The VM runtime: one QEMU per VM driven over QMP, its overlay, seed, console and saves. */
-export { runHypervisor, createOverlay } from "./hypervisor.js";
-export type { VmSpec, VmState, VmStateChange, VmTemplateSettings } from "./spec.js";
+export { runHypervisor } from "./hypervisor.js";
+export type { VmSpec, HypervisorState, HypervisorStateChange, VmTemplateSettings } from "./spec.js";
 export { mountsFromTemplate, parseVmSpec } from "./spec.js";
 export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";
-export { buildQemuArgv, DEFAULT_KERNEL_ARGS } from "./qemu-argv.js";
+export { buildQemuArgv } from "./qemu-argv.js";
 export { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
 export type { AcceleratorDecision, AcceleratorHost } from "./accel.js";
 export { QmpClient, QmpError, QmpDisconnectedError } from "./qmp.js";
@@ -12,7 +12,7 @@ export { writeSeed, metaData } from "./seed.js";
 export { buildIso9660 } from "./iso9660.js";
 export { attachConsole, printConsoleLog, DetachDetector } from "./console-attach.js";
 export { resetVm, monitorCommand, dumpMemory } from "./control.js";
-export { saveLayer, saveRevision } from "./save.js";
+export { saveRevision } from "./save.js";
 export { checkpointVm, checkpointFiles, checkpointManifestPath } from "./checkpoint.js";
 export type { CheckpointOptions, CheckpointManifest, CheckpointVmMeta } from "./checkpoint.js";
 export type { SaveLayerOptions, SavedLayer, SaveRevisionOptions } from "./save.js";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 
 /** File names inside a VM's state directory (pcocc's names where pcocc had one). */
 export interface VmStatePaths {

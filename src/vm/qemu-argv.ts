@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { AcceleratorChoice } from "./accel.js";
 
 export type DiskModel = "virtio" | "virtio-scsi" | "ide";
@@ -52,10 +52,8 @@ export interface QemuPlan {
   incomingFd?: number;
 }
 
-export const DEFAULT_KERNEL_ARGS = "console=ttyS0 root=/dev/vda";
-
 /** QEMU's option syntax doubles commas inside values. */
-export function optValue(v: string): string {
+function optValue(v: string): string {
   return v.replace(/,/g, ",,");
 }
 

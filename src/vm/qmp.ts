@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
-import { PcoccError } from "../util/errors.js";
-import { JsonValueSplitter } from "./json-stream.js";
+import { JsonValueSplitter, PcoccError } from "../util/index.js";
 
 export interface QmpEvent {
   event: string;
@@ -100,20 +99,21 @@ export class QmpClient extends EventEmitter {
       }, timeoutMs);
       sock.setEncoding("utf8");
       sock.on("data", (chunk: string) => {
-        let values: string[];
+        let values: unknown[];
         try {
           values = splitter.push(chunk);
         } catch (err) {
           sock.destroy(err as Error);
           return;
         }
-        for (const text of values) {
-          const msg = JSON.parse(text) as Record<string, unknown>;
+        for (const value of values) {
+          const msg = value as Record<string, unknown>;
           if (!client) {
             clearTimeout(timer);
             if (!("QMP" in msg)) {
               sock.destroy();
-              reject(new PcoccError(`unexpected greeting from the Qemu monitor: ${text.slice(0, 200)}`));
+              const text = JSON.stringify(value).slice(0, 200);
+              reject(new PcoccError(`unexpected greeting from the Qemu monitor: ${text}`));
               return;
             }
             client = new QmpClient(sock, msg.QMP as QmpGreeting);

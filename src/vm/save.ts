@@ -1,15 +1,17 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { isAbsolute } from "node:path";
-import { promisify } from "node:util";
-import { addRevision, prepareSaveTarget, type CommittedRevision, type ReposConfig } from "../image/index.js";
-import { PcoccError } from "../util/errors.js";
+import {
+  addRevision,
+  createQcow2,
+  prepareSaveTarget,
+  type CommittedRevision,
+  type ReposConfig,
+} from "../image/index.js";
+import { PcoccError } from "../util/index.js";
 import { blockJobEnded, waitBlockJob, type JobProgress } from "./block-job.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";
-
-const run = promisify(execFile);
 
 export interface SaveLayerOptions {
   /** Copy the whole chain into a standalone image instead of only the VM's own writes. */
@@ -43,7 +45,7 @@ interface NamedNode {
  * from, or `sync=full` onto a standalone layer. The VM keeps its chain; nothing of the source image changes,
  * so an interrupted save leaves at most a stray file at `layerPath`.
  */
-export async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
+async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<SavedLayer> {
   const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 10_000 });
   try {
     return await saveLayerWith(qmp, opts);
@@ -67,12 +69,8 @@ export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Pro
     if (!src) throw new PcoccError(`the VM has no disk ${node}`);
     const virtualSize = src.image["virtual-size"];
     const backing = opts.full ? undefined : (src.image["full-backing-filename"] ?? src.backing_file);
-    const create = ["create", "-q", "-f", "qcow2"];
-    if (backing) create.push("-u", "-F", "qcow2", "-b", backing);
-    await run("qemu-img", [...create, opts.layerPath, String(virtualSize)]).catch((err) => {
-      throw new PcoccError(
-        `unable to create ${opts.layerPath}: ${String((err as { stderr?: string }).stderr ?? err)}`,
-      );
+    await createQcow2(opts.layerPath, { backing, size: virtualSize, unsafe: true }).catch((err: Error) => {
+      throw new PcoccError(`unable to create ${opts.layerPath}: ${err.message}`);
     });
     await qmp.execute("blockdev-add", {
       driver: "qcow2",

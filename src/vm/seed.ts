@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import { buildIso9660 } from "./iso9660.js";
 
 /** Where a VM's user-data comes from, in pcocc's order of precedence. */

@@ -1,4 +1,4 @@
-import { PcoccError } from "../util/errors.js";
+import { PcoccError } from "../util/index.js";
 import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
 /**
@@ -25,11 +25,15 @@ export interface VmTemplateSettings {
   accelerator?: "auto" | "kvm" | "tcg" | null;
 }
 
-export type VmState =
+/**
+ * What the hypervisor reports as it goes: the keystore's VM states (see VM_STATES there) plus `stopping` and
+ * `stopped`, which the task publishes as `failed` with that reason.
+ */
+export type HypervisorState =
   "topology" | "temporary-disk" | "qemu-start" | "running" | "stopping" | "stopped" | "failed";
 
-export interface VmStateChange {
-  state: VmState;
+export interface HypervisorStateChange {
+  state: HypervisorState;
   /** Failure reason, or extra facts (accelerator choice on `qemu-start`). */
   detail?: string;
 }
@@ -60,7 +64,7 @@ export interface VmSpec {
   /** Per-VM state directory (created 0700, removed at exit). */
   stateDir: string;
   /** Progress for the launcher and `pcocc console` (published to the keystore by the caller). */
-  onState?: (change: VmStateChange) => void;
+  onState?: (change: HypervisorStateChange) => void;
   /** Stops the VM like SIGTERM does (in addition to SIGTERM/SIGINT of this process). */
   signal?: AbortSignal;
   /** `powerdown`: ACPI power button, then `quit` after `powerdownGraceMs`. Default `quit`. */

@@ -13,7 +13,7 @@ export function register(program: Command): void {
       if (opts.spec) {
         const { readFile } = await import("node:fs/promises");
         const { runHypervisor, parseVmSpec } = await import("../../vm/index.js");
-        const { PcoccError } = await import("../../util/errors.js");
+        const { PcoccError } = await import("../../util/index.js");
         const text = await readFile(opts.spec, "utf8").catch((err: Error) => {
           throw new PcoccError(`unable to read VM spec ${opts.spec}: ${err.message}`);
         });

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .argument("<action>", "init, cleanup, create or delete")
     .option("--ovsdb-socket <path>", "Open vSwitch database socket", "/run/openvswitch/db.sock")
     .action(async (action: string, opts: { ovsdbSocket: string }) => {
-      const { PcoccError } = await import("../../util/errors.js");
+      const { PcoccError } = await import("../../util/index.js");
       if (!["init", "cleanup", "create", "delete"].includes(action))
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
@@ -31,7 +31,7 @@ export function register(program: Command): void {
         case "cleanup": {
           const { reclaimed, strays } = await net.setupCleanup(config, {
             ...so,
-            liveJobs: await runningJobs(),
+            liveJobs: await (await import("../../slurm/index.js")).liveJobIds(),
           });
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
           const n = Object.values(strays).flat().length;
@@ -56,19 +56,4 @@ export function register(program: Command): void {
         }
       }
     });
-}
-
-/** Jobs SLURM still knows about: their objects are not leftovers. */
-async function runningJobs(): Promise<number[]> {
-  const { execFile } = await import("node:child_process");
-  const { PcoccError } = await import("../../util/errors.js");
-  const out = await new Promise<string>((resolve, reject) =>
-    execFile("squeue", ["-h", "-o", "%A"], { timeout: 30_000 }, (err, stdout) =>
-      err ? reject(new PcoccError(`cannot list running jobs (squeue): ${err.message}`)) : resolve(stdout),
-    ),
-  );
-  return out
-    .split("\n")
-    .filter((l) => /^[0-9]+$/.test(l.trim()))
-    .map((l) => Number(l.trim()));
 }

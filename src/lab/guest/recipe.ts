@@ -8,7 +8,7 @@ export const KERNEL_META_PACKAGE = "linux-image-amd64";
 export const DEBIAN_SUITE = "bookworm";
 
 /**
- * debootstrap --include list (machine.md: python3-cffi-backend avoids a virtual-package failure, kmod
+ * debootstrap --include list (python3-cffi-backend avoids a virtual-package failure, kmod
  * keeps module autoload working, dbus satisfies systemd-resolved).
  */
 export const CLOUD_PACKAGES = [

@@ -16,11 +16,11 @@ import {
   putHostState,
   putVmState,
   roleName,
-  summarizeHosts,
   watchHostStates,
   watchVmStates,
 } from "../../../src/keystore/index.js";
 import type { Keystore, KeystoreConfig, LeaseKeeper } from "../../../src/keystore/index.js";
+import { hostProgressLine } from "../../../src/slurm/progress.js";
 import { PcoccError } from "../../../src/util/errors.js";
 import { useLab } from "../../support/lab.js";
 
@@ -222,9 +222,8 @@ describe("host and VM states", () => {
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const following = await watchHostStates(root, JOB + 6, (states) => {
-      const p = summarizeHosts(states, 2);
-      seen.push(`${p.done}/${p.total}:${p.slowest?.state ?? "-"}`);
-      if (p.complete) resolveDone();
+      seen.push(hostProgressLine([0, 1].map((rank) => ({ node: `n${rank}`, ...states.get(rank) }))));
+      if ([0, 1].every((rank) => states.get(rank)?.state === "complete")) resolveDone();
     });
     await putHostState(job, 0, "network-config");
     await putHostState(job, 1, "network-config");
@@ -232,8 +231,8 @@ describe("host and VM states", () => {
     await putHostState(job, 1, "complete");
     await done;
     await following.close();
-    expect(seen[0]).toBe("0/2:not-started");
-    expect(seen.at(-1)).toBe("2/2:-");
+    expect(seen[0]).toBe("configuring hosts 0/2 — n0: waiting for batch manager");
+    expect(seen.at(-1)).toBe("configuring hosts 2/2");
 
     const alice = (await makeUser(U("alice"))).ks;
     const ajob = await joinJob(alice, { jobId: JOB + 6 });

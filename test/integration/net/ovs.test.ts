@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOps, listLinks } from "../../../src/net/native.js";
-import { addBridge, addPorts, deleteBridge, deletePorts, listBridges } from "../../../src/net/ovs.js";
+import { addBridge, deleteBridge, listBridges } from "../../../src/net/ovs.js";
 import { OvsdbClient } from "../../../src/net/ovsdb.js";
 import { startOvs, type OvsInstance } from "./ovs-instance.js";
 
@@ -52,22 +52,9 @@ describe("OVSDB client against a real ovsdb-server + ovs-vswitchd (netdev)", () 
       addBridge(c, { name: "obr0", datapathType: "netdev", ports: [{ name: "x1", type: "internal" }] }),
     ).rejects.toThrow(/OVSDB transaction failed at wait on Bridge/);
     expect(vsctl("list-ports", "obr0").split("\n")).toEqual(["otap0", "ovx0"]);
-    await expect(addPorts(c, "nobridge", [{ name: "x2", type: "internal" }])).rejects.toThrow(
-      /does not exist/,
-    );
-    expect(vsctl("--columns=name", "list", "interface")).not.toContain("x2");
   });
 
-  it("adds and removes ports, and deletes the bridge", async () => {
-    await addPorts(
-      c,
-      "obr0",
-      [{ name: "ovx1", type: "vxlan", options: { remote_ip: "10.9.9.3", key: "1500" } }],
-      { wait: true },
-    );
-    expect(vsctl("list-ports", "obr0")).toContain("ovx1");
-    await deletePorts(c, "obr0", ["ovx1", "absent"], { wait: true });
-    expect(vsctl("list-ports", "obr0")).not.toContain("ovx1");
+  it("deletes the bridge with its ports", async () => {
     expect(await deleteBridge(c, "obr0", { wait: true })).toBe(true);
     expect(await deleteBridge(c, "obr0")).toBe(false);
     expect(vsctl("list-br")).toBe("");

@@ -7,14 +7,10 @@ import {
   checkUserName,
   endpointsOf,
   ensureUserPassword,
-  hostState,
   pickFreeIds,
   readUserPassword,
-  summarizeHosts,
-  summarizeVms,
-  vmState,
 } from "../../../src/keystore/index.js";
-import type { HostState, KeystoreConfig } from "../../../src/keystore/index.js";
+import type { KeystoreConfig } from "../../../src/keystore/index.js";
 import { readRootPassword } from "../../../src/keystore/credentials.js";
 import { PcoccError } from "../../../src/util/errors.js";
 
@@ -28,32 +24,6 @@ describe("pickFreeIds", () => {
   it("returns nothing when the range cannot hold the request", () => {
     expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 2)).toEqual([]);
     expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 1)).toEqual([2]);
-  });
-});
-
-describe("host and VM progress", () => {
-  it("reports the slowest node and completion", () => {
-    const states = new Map<number, HostState>([
-      [0, hostState("complete")],
-      [2, hostState("network-config")],
-    ]);
-    const p = summarizeHosts(states, 3);
-    expect(p).toMatchObject({ done: 1, total: 3, complete: false });
-    expect(p.slowest).toEqual({ rank: 1, state: "not-started", desc: "waiting for batch manager" });
-    states.set(1, hostState("complete"));
-    states.set(2, hostState("complete"));
-    expect(summarizeHosts(states, 3)).toMatchObject({ done: 3, complete: true, slowest: undefined });
-  });
-  it("stops at the first failure with its reason", () => {
-    const states = new Map([[1, hostState("failed", "failed to setup network nat-rssh")]]);
-    expect(summarizeHosts(states, 2).failed).toEqual({ rank: 1, desc: "failed to setup network nat-rssh" });
-  });
-  it("tracks VMs until running", () => {
-    const vms = new Map([
-      [0, vmState("running", { hostname: "vm0" })],
-      [1, vmState("qemu-start")],
-    ]);
-    expect(summarizeVms(vms, 2)).toMatchObject({ done: 1, slowest: { rank: 1, desc: "starting qemu" } });
   });
 });
 

@@ -3,28 +3,8 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { JsonSplitter } from "../../../src/net/json-stream.js";
+import { JsonValueSplitter } from "../../../src/util/json-stream.js";
 import { OvsdbClient } from "../../../src/net/ovsdb.js";
-
-describe("JsonSplitter", () => {
-  it("splits back-to-back objects with no separator, across chunk boundaries", () => {
-    const s = new JsonSplitter();
-    expect(s.push('{"a":1}{"b":[1,')).toEqual([{ a: 1 }]);
-    expect(s.push('2]}  {"c":"}{\\"x"')).toEqual([{ b: [1, 2] }]);
-    expect(s.push("}")).toEqual([{ c: '}{"x' }]);
-  });
-
-  it("keeps multi-byte characters split between chunks", () => {
-    const s = new JsonSplitter();
-    const bytes = Buffer.from('{"n":"é"}');
-    expect(s.push(bytes.subarray(0, 7))).toEqual([]);
-    expect(s.push(bytes.subarray(7))).toEqual([{ n: "é" }]);
-  });
-
-  it("rejects garbage between messages", () => {
-    expect(() => new JsonSplitter().push("{}x")).toThrow(/unexpected/);
-  });
-});
 
 describe("OvsdbClient against a scripted peer", () => {
   let server: Server | undefined;
@@ -38,7 +18,7 @@ describe("OvsdbClient against a scripted peer", () => {
     dir = mkdtempSync(join(tmpdir(), "ovsdb-"));
     const path = join(dir, "db.sock");
     server = createServer((sock) => {
-      const s = new JsonSplitter();
+      const s = new JsonValueSplitter();
       sock.on("data", (d) => s.push(d).forEach((m) => onMessage(sock, m as Record<string, unknown>)));
     });
     await new Promise<void>((r) => server!.listen(path, r));

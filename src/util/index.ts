@@ -1,0 +1,6 @@
+/** Leaf helpers every other folder may use: errors, logging, stream framing, tables, /proc. */
+export { ConfigError, PcoccError, formatConfigIssue, type ConfigIssue } from "./errors.js";
+export { getVerbosity, log, setVerbosity } from "./log.js";
+export { JsonValueSplitter } from "./json-stream.js";
+export { formatTable } from "./table.js";
+export { parentPid } from "./proc.js";
