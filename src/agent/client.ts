@@ -230,8 +230,9 @@ export class AgentClient {
 }
 
 /**
- * Connects to a VM's agent socket and waits for the agent's hello (it comes when the guest has the port
- * open: what is sent before is discarded by the guest kernel). Errors and the timeout name the VM.
+ * Connects to a VM's agent socket and waits until the agent answers: its hello (sent when the guest opens
+ * the port; what was written before that is discarded by the guest kernel) or the reply to a ping sent
+ * at once (an agent already serving the port). Errors and the timeout name the VM.
  */
 export function connectAgent(
   socketPath: string,
@@ -241,19 +242,30 @@ export function connectAgent(
   const helloMs = opts.helloTimeoutMs ?? timeoutMs;
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new AgentTimeoutError(`${opts.vm}: no guest agent answered within ${helloMs / 1000}s`));
-    }, helloMs);
-    const early = (err: Error): void => {
-      clearTimeout(timer);
-      reject(new AgentError(`${opts.vm}: cannot reach the guest agent at ${socketPath}: ${err.message}`));
-    };
-    socket.once("error", early);
-    const client = new AgentClient(socket, opts.vm, timeoutMs, (hello) => {
+    let done = false;
+    const finish = (err: Error | undefined, hello?: PingResult): void => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       socket.off("error", early);
-      resolve({ client, hello });
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve({ client, hello: hello! });
+    };
+    const timer = setTimeout(
+      () => finish(new AgentTimeoutError(`${opts.vm}: no guest agent answered within ${helloMs / 1000}s`)),
+      helloMs,
+    );
+    const early = (err: Error): void =>
+      finish(new AgentError(`${opts.vm}: cannot reach the guest agent at ${socketPath}: ${err.message}`));
+    socket.once("error", early);
+    const client = new AgentClient(socket, opts.vm, timeoutMs, (hello) => finish(undefined, hello));
+    socket.once("connect", () => {
+      client.ping().then(
+        (hello) => finish(undefined, hello),
+        () => undefined, // lost in a closed port, or superseded by the hello
+      );
     });
   });
 }
