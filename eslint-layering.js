@@ -6,7 +6,19 @@
  * import) and no-restricted-syntax (dynamic import(), which the CLI uses for lazy loading). Import paths
  * are relative, so each folder gets one block per file depth, with the `../` prefix that leaves the folder.
  */
-export const LAYERS = ["util", "config", "cluster", "keystore", "image", "job", "vm", "net", "slurm", "cli"];
+export const LAYERS = [
+  "util",
+  "config",
+  "cluster",
+  "keystore",
+  "image",
+  "job",
+  "agent",
+  "vm",
+  "net",
+  "slurm",
+  "cli",
+];
 const MAX_DEPTH = 4;
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

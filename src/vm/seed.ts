@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { mergeAgentUserData, readAgentBinary, AGENT_SEED_FILE } from "../agent/index.js";
 import { PcoccError } from "../util/index.js";
-import { buildIso9660 } from "./iso9660.js";
+import { buildIso9660, type IsoFile } from "./iso9660.js";
 
 /** Where a VM's user-data comes from, in pcocc's order of precedence. */
 export type UserDataSource =
@@ -11,6 +12,8 @@ export interface SeedInput {
   hostname: string;
   instanceId?: string;
   userData: UserDataSource;
+  /** Deliver the guest agent (binary on the seed, bootcmd merged into user-data). Default true. */
+  agent?: boolean;
 }
 
 export function metaData(input: { hostname: string; instanceId?: string }): string {
@@ -42,20 +45,41 @@ export async function userData(source: UserDataSource): Promise<string> {
   }
 }
 
-/** Writes the NoCloud seed (ISO 9660 + Joliet, volume id `cidata`) and returns the two documents. */
+/** The seed's agent file and the user-data that starts it, or why this VM has no agent. */
+async function withAgent(ud: string): Promise<{ userData: string; files: IsoFile[]; agentNote?: string }> {
+  const binary = await readAgentBinary();
+  if (!binary)
+    return { userData: ud, files: [], agentNote: "the guest agent is not built (make -C guest-agent)" };
+  const merged = await mergeAgentUserData(ud);
+  if (!merged.agent) return { userData: ud, files: [], agentNote: merged.note };
+  return { userData: merged.userData, files: [{ name: AGENT_SEED_FILE, data: binary }] };
+}
+
+/**
+ * Writes the NoCloud seed (ISO 9660 + Joliet, volume id `cidata`) and returns the two documents;
+ * `agentNote` says why the VM gets no guest agent.
+ */
 export async function writeSeed(
   path: string,
   input: SeedInput,
-): Promise<{ metaData: string; userData: string }> {
+): Promise<{ metaData: string; userData: string; agentNote?: string }> {
   const md = metaData(input);
-  const ud = await userData(input.userData);
+  const agent =
+    input.agent === false
+      ? { userData: await userData(input.userData), files: [] }
+      : await withAgent(await userData(input.userData));
   const iso = buildIso9660(
     [
       { name: "meta-data", data: Buffer.from(md) },
-      { name: "user-data", data: Buffer.from(ud) },
+      { name: "user-data", data: Buffer.from(agent.userData) },
+      ...agent.files,
     ],
     "cidata",
   );
   await writeFile(path, iso, { mode: 0o600 });
-  return { metaData: md, userData: ud };
+  return {
+    metaData: md,
+    userData: agent.userData,
+    agentNote: "agentNote" in agent ? agent.agentNote : undefined,
+  };
 }
