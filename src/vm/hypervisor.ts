@@ -141,7 +141,9 @@ async function prepareVm(
     if (!st?.isDirectory()) throw new PcoccError(`unable to access mount point ${m.path}`);
   }
   await rm(spec.stateDir, { recursive: true, force: true });
-  await mkdir(spec.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(spec.stateDir, { recursive: true, mode: 0o700 }).catch((err: Error) => {
+    throw new PcoccError(`cannot create the VM state directory ${spec.stateDir}: ${err.message}`);
+  });
   await chmod(spec.stateDir, 0o700);
 
   const decision = chooseAccelerator(spec.template.accelerator ?? "auto", await probeAcceleratorHost());

@@ -21,6 +21,7 @@ export function register(program: Command): void {
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
       const { loadConfig } = await import("../../config/index.js");
       const net = await import("../../net/index.js");
+      const vm = await import("../../vm/index.js");
       const config = await loadConfig({ user: false });
       const so = { ovsdbSocket: opts.ovsdbSocket };
       switch (action) {
@@ -28,26 +29,27 @@ export function register(program: Command): void {
           await net.setupInit(config, so);
           break;
         case "cleanup": {
-          const { reclaimed, strays } = await net.setupCleanup(config, {
-            ...so,
-            liveJobs: await runningJobs(),
-          });
+          const liveJobs = await runningJobs();
+          const { reclaimed, strays } = await net.setupCleanup(config, { ...so, liveJobs });
+          for (const id of await vm.jobStateDirIds())
+            if (!liveJobs.includes(id)) await vm.removeJobStateDir(id);
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
           const n = Object.values(strays).flat().length;
           if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
           break;
         }
-        case "create":
-          await net.setupCreate(config, net.jobFromEnv(process.env, "create"), so);
+        case "create": {
+          const job = net.jobFromEnv(process.env, "create");
+          await vm.createJobStateDir({ ...job, gid: job.gid ?? (await primaryGid(job.uid)) });
+          await net.setupCreate(config, job, so);
           break;
+        }
         case "delete": {
           const job = net.jobFromEnv(process.env, "delete");
           try {
             await net.setupDelete(config, job, so);
           } finally {
-            const { removeJobStateDirs } = await import("../../vm/index.js");
-            const removed = await removeJobStateDirs(job.jobId, job.uid);
-            if (removed.length) console.error(`Removed state of killed hypervisors: ${removed.join(" ")}`);
+            await vm.removeJobStateDir(job.jobId);
           }
           break;
         }
@@ -68,4 +70,18 @@ async function runningJobs(): Promise<number[]> {
     .split("\n")
     .filter((l) => /^[0-9]+$/.test(l.trim()))
     .map((l) => Number(l.trim()));
+}
+
+/** The job user's primary group (until slurmstepd's gid reaches setup through the plugin's environment). */
+async function primaryGid(uid: number): Promise<number> {
+  const { execFile } = await import("node:child_process");
+  const { PcoccError } = await import("../../util/errors.js");
+  const entry = await new Promise<string>((resolve, reject) =>
+    execFile("getent", ["passwd", String(uid)], { timeout: 30_000 }, (err, stdout) =>
+      err ? reject(new PcoccError(`no user with uid ${uid} (getent passwd)`)) : resolve(stdout),
+    ),
+  );
+  const gid = Number(entry.split(":")[3]);
+  if (!Number.isInteger(gid) || gid < 0) throw new PcoccError(`uid ${uid}: bad passwd entry ${entry.trim()}`);
+  return gid;
 }
