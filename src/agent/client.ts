@@ -1,4 +1,5 @@
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { constants } from "node:os";
 import { PcoccError } from "../util/index.js";
 import {
@@ -57,7 +58,10 @@ interface Running {
   reject: (e: Error) => void;
 }
 
-/** One connection to a VM's agent socket (the QEMU chardev of the virtio-serial port). */
+/**
+ * One connection to a VM's agent: its socket (the QEMU chardev of the virtio-serial port), or a stream
+ * relayed to it from the VM's node.
+ */
 export class AgentClient {
   private readonly waiters = new Map<number, Waiter>();
   private readonly running = new Map<number, Running>();
@@ -66,7 +70,7 @@ export class AgentClient {
   private closed?: Error;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     /** Named in every error. */
     readonly vm: string,
     private readonly timeoutMs: number,
@@ -230,26 +234,38 @@ export class AgentClient {
 }
 
 /**
- * Connects to a VM's agent socket and waits until the agent answers: its hello (sent when the guest opens
- * the port; what was written before that is discarded by the guest kernel) or the reply to a ping sent
- * at once (an agent already serving the port). Errors and the timeout name the VM.
+ * Connects to a VM's agent socket and waits until the agent answers (see `agentHandshake`). Errors and the
+ * timeout name the VM.
  */
 export function connectAgent(
   socketPath: string,
   opts: { vm: string; timeoutMs?: number; helloTimeoutMs?: number },
 ): Promise<{ client: AgentClient; hello: PingResult }> {
+  const socket = connect(socketPath);
+  return agentHandshake(socket, "connect", { ...opts, where: ` at ${socketPath}` });
+}
+
+/**
+ * Waits until the agent at the end of `stream` answers: its hello (sent when the guest opens the port;
+ * what was written before that is discarded by the guest kernel) or the reply to a ping sent as soon as
+ * `stream` emits `readyEvent` (an agent already serving the port).
+ */
+export function agentHandshake(
+  stream: Duplex,
+  readyEvent: string,
+  opts: { vm: string; timeoutMs?: number; helloTimeoutMs?: number; where?: string },
+): Promise<{ client: AgentClient; hello: PingResult }> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const helloMs = opts.helloTimeoutMs ?? timeoutMs;
   return new Promise((resolve, reject) => {
-    const socket = connect(socketPath);
     let done = false;
     const finish = (err: Error | undefined, hello?: PingResult): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.off("error", early);
+      stream.off("error", early);
       if (err) {
-        socket.destroy();
+        stream.destroy();
         reject(err);
       } else resolve({ client, hello: hello! });
     };
@@ -258,10 +274,10 @@ export function connectAgent(
       helloMs,
     );
     const early = (err: Error): void =>
-      finish(new AgentError(`${opts.vm}: cannot reach the guest agent at ${socketPath}: ${err.message}`));
-    socket.once("error", early);
-    const client = new AgentClient(socket, opts.vm, timeoutMs, (hello) => finish(undefined, hello));
-    socket.once("connect", () => {
+      finish(new AgentError(`${opts.vm}: cannot reach the guest agent${opts.where ?? ""}: ${err.message}`));
+    stream.once("error", early);
+    const client = new AgentClient(stream, opts.vm, timeoutMs, (hello) => finish(undefined, hello));
+    stream.once(readyEvent, () => {
       client.ping().then(
         (hello) => finish(undefined, hello),
         () => undefined, // lost in a closed port, or superseded by the hello

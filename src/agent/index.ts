@@ -1,6 +1,7 @@
 /**
- * The host side of the guest agent: its wire protocol, a client over the VM's virtio-serial socket, the
- * QEMU arguments of that port, and how the agent is delivered on the NoCloud seed.
+ * The host side of the guest agent: its wire protocol, a client over the VM's virtio-serial socket, and
+ * how the agent is delivered on the NoCloud seed. The QEMU side of the port is vm's agentPortArgs
+ * (AGENT_PORT_NAME is the contract between the two); relay.ts carries agent streams across nodes.
  */
 export {
   AGENT_BOOTCMD,
@@ -11,8 +12,9 @@ export {
   readAgentBinary,
 } from "./delivery.js";
 export type { MergedUserData } from "./delivery.js";
-export { agentQemuArgs } from "./qemu-args.js";
-export { AgentClient, AgentError, AgentTimeoutError, connectAgent } from "./client.js";
+export { AgentClient, AgentError, AgentTimeoutError, agentHandshake, connectAgent } from "./client.js";
+export { RelayLink, serveRelay } from "./relay.js";
+export type { RelayTarget } from "./relay.js";
 export type { AgentExec, ExecOptions, ExecResult, PingResult } from "./client.js";
 export { PROTOCOL_VERSION } from "./protocol.js";
 export type { ExecEntry } from "./protocol.js";

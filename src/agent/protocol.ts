@@ -100,15 +100,19 @@ class Writer {
     return this;
   }
   frame(type: number, id: number): Buffer {
-    const payload = Buffer.concat(this.parts);
-    const head = Buffer.alloc(FRAME_HEADER);
-    const length = payload.length + FRAME_HEADER - 4;
-    if (length > FRAME_MAX) throw new ProtocolError(`frame of ${length} bytes exceeds ${FRAME_MAX}`);
-    head.writeUInt32BE(length, 0);
-    head.writeUInt8(type, 4);
-    head.writeUInt32BE(id >>> 0, 5);
-    return Buffer.concat([head, payload]);
+    return encodeFrame(type, id, Buffer.concat(this.parts));
   }
+}
+
+/** `u32 length | u8 type | u32 id | payload`: the agent's framing, also used by the node relay. */
+export function encodeFrame(type: number, id: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(FRAME_HEADER);
+  const length = payload.length + FRAME_HEADER - 4;
+  if (length > FRAME_MAX) throw new ProtocolError(`frame of ${length} bytes exceeds ${FRAME_MAX}`);
+  head.writeUInt32BE(length, 0);
+  head.writeUInt8(type, 4);
+  head.writeUInt32BE(id >>> 0, 5);
+  return Buffer.concat([head, payload]);
 }
 
 class Reader {

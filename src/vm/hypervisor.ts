@@ -148,7 +148,9 @@ async function prepareVm(
     throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
-  await writeSeedFiles(spec, paths);
+  const agentNote = await writeSeedFiles(spec, paths);
+  // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
+  if (agentNote) logger.warn({ vm: spec.name }, `${spec.name} has no guest agent: ${agentNote}`);
 
   const planMounts = virtiofsSockets(mounts, spec.stateDir);
   for (const m of planMounts)
@@ -158,9 +160,12 @@ async function prepareVm(
   return { plan, decision };
 }
 
-/** The NoCloud seed, and its two documents next to it for `pcocc` verbs that show them. */
-async function writeSeedFiles(spec: VmSpec, paths: VmStatePaths): Promise<void> {
-  let seedDocs: { metaData: string; userData: string };
+/**
+ * The NoCloud seed, and its two documents next to it for `pcocc` verbs that show them. Returns why the VM
+ * has no guest agent, if it has none.
+ */
+async function writeSeedFiles(spec: VmSpec, paths: VmStatePaths): Promise<string | undefined> {
+  let seedDocs: Awaited<ReturnType<typeof writeSeed>>;
   try {
     seedDocs = await writeSeed(paths.seed, {
       hostname: spec.hostname,
@@ -172,6 +177,7 @@ async function writeSeedFiles(spec: VmSpec, paths: VmStatePaths): Promise<void> 
   }
   await writeFile(paths.metaData, seedDocs.metaData, { mode: 0o600 });
   await writeFile(paths.userData, seedDocs.userData, { mode: 0o600 });
+  return seedDocs.agentNote;
 }
 
 async function startQemu(spec: VmSpec, plan: QemuPlan, logger: Logger): Promise<QemuProcess> {

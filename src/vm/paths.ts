@@ -15,6 +15,8 @@ export interface VmStatePaths {
   serialSocket: string;
   consoleSocket: string;
   consoleLog: string;
+  /** The guest agent's port (see agentPortArgs). */
+  agentSocket: string;
   info: string;
 }
 
@@ -30,6 +32,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     serialSocket: join(dir, "qemu_console_socket"),
     consoleSocket: join(dir, "pcocc_console_socket"),
     consoleLog: join(dir, "console.log"),
+    agentSocket: join(dir, "pcocc_agent_socket"),
     info: join(dir, "vm.json"),
   };
 }

@@ -1,3 +1,4 @@
+import { AGENT_PORT_NAME } from "../agent/index.js";
 import { PcoccError } from "../util/index.js";
 import type { AcceleratorChoice } from "./accel.js";
 
@@ -47,6 +48,8 @@ export interface QemuPlan {
   /** Monitor for `pcocc save/reset/dump/monitor-cmd`. */
   qmpSocket: string;
   serialSocket: string;
+  /** Unix socket of the guest agent's virtio-serial port (QEMU listens; the host side connects). */
+  agentSocket?: string;
   customArgs: string[];
   /** Restore from a checkpoint: QEMU reads the VM's state from this inherited file descriptor. */
   incomingFd?: number;
@@ -115,6 +118,7 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     ...userNetArgs(plan),
     ...plan.mounts.flatMap(mountArgs),
     ...monitorArgs(plan),
+    ...(plan.agentSocket ? agentPortArgs(plan.agentSocket) : []),
     ...(plan.incomingFd !== undefined ? ["-incoming", `fd:${plan.incomingFd}`] : []),
     ...plan.customArgs,
   ];
@@ -219,5 +223,21 @@ function monitorArgs(plan: QemuPlan): string[] {
     "rng-random,filename=/dev/urandom,id=rng0",
     "-device",
     "virtio-rng-pci,rng=rng0",
+  ];
+}
+
+/**
+ * The guest agent's virtio-serial port, backed by a unix socket QEMU listens on (the host side connects to
+ * it, any number of times; wait=off so QEMU starts without a client). The socket lives in the VM's state
+ * directory, which only the job's user can enter: that is what keeps other users from the agent.
+ */
+export function agentPortArgs(socketPath: string, id = "pcocc-agent0"): string[] {
+  return [
+    "-chardev",
+    `socket,id=${id},path=${optValue(socketPath)},server=on,wait=off`,
+    "-device",
+    `virtio-serial-pci,id=${id}-bus`,
+    "-device",
+    `virtserialport,bus=${id}-bus.0,chardev=${id},name=${AGENT_PORT_NAME}`,
   ];
 }

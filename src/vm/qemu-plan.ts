@@ -53,6 +53,7 @@ export function planQemu(spec: VmSpec, facts: HostFacts): QemuPlan {
     controlQmpSocket: paths.controlQmpSocket,
     qmpSocket: paths.qmpSocket,
     serialSocket: paths.serialSocket,
+    agentSocket: paths.agentSocket,
     customArgs: tpl["custom-args"] ?? [],
     incomingFd: spec.restore ? INCOMING_FD : undefined,
   };

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { agentQemuArgs, type AgentClient } from "../../../src/agent/index.js";
+import type { AgentClient } from "../../../src/agent/index.js";
 import { guests, startVm, stopVm, waitForConsole, type RunningVm } from "../vm/support.js";
-import { agentOf, agentSocket, run } from "./support.js";
+import { agentOf, run } from "./support.js";
 
 describe("guest agent on the Debian guest (real cloud-init 22.4)", () => {
   let vm: RunningVm | undefined;
@@ -42,7 +42,6 @@ describe("guest agent on the Debian guest (real cloud-init 22.4)", () => {
         initrd: g.cloud.initrd,
         "kernel-args": g.cloud.kernelArgs,
         "machine-type": "q35",
-        "custom-args": agentQemuArgs(agentSocket(stateDir)),
       },
     });
     agent = await agentOf(vm, stateDir, "vm6");

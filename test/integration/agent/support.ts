@@ -1,15 +1,15 @@
-import { join } from "node:path";
 import {
   connectAgent,
   type AgentClient,
   type ExecOptions,
   type ExecResult,
 } from "../../../src/agent/index.js";
+import { vmStatePaths } from "../../../src/vm/index.js";
 import { waitForConsole, type RunningVm } from "../vm/support.js";
 
-/** The agent socket of a test VM, inside its state directory. */
+/** The agent socket the hypervisor gives a VM, inside its state directory. */
 export function agentSocket(stateDir: string): string {
-  return join(stateDir, "agent.sock");
+  return vmStatePaths(stateDir).agentSocket;
 }
 
 /** Waits for the agent's own console line (QEMU and the socket exist by then), then for its hello. */

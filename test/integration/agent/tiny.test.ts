@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentQemuArgs, connectAgent, type AgentClient } from "../../../src/agent/index.js";
+import { connectAgent, type AgentClient } from "../../../src/agent/index.js";
 import { guests, startVm, stopVm, tinySpec, waitForConsole, type RunningVm } from "../vm/support.js";
 import { agentOf, agentSocket, run } from "./support.js";
 
@@ -22,7 +22,6 @@ describe("guest agent on the tiny guest (seed delivery, virtio-serial)", () => {
         hostname: "agent-vm4",
         stateDir,
         imagePath: g.tiny.disk,
-        template: { "custom-args": agentQemuArgs(agentSocket(stateDir)) },
       }),
     );
     agent = await agentOf(vm, stateDir, "vm4");

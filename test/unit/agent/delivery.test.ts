@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { AGENT_BOOTCMD, mergeAgentUserData } from "../../../src/agent/delivery.js";
-import { agentQemuArgs } from "../../../src/agent/qemu-args.js";
 
 describe("agent delivery in user-data", () => {
   it("puts the agent first in the user's own bootcmd and keeps everything else", async () => {
@@ -36,16 +35,5 @@ describe("agent delivery in user-data", () => {
       expect(r).toMatchObject({ userData: text, agent: false });
       expect(r.note).toMatch(/no guest agent/);
     }
-  });
-
-  it("builds the virtio-serial port arguments, escaping commas in the socket path", () => {
-    expect(agentQemuArgs("/run/a,b/agent.sock")).toEqual([
-      "-chardev",
-      "socket,id=pcocc-agent0,path=/run/a,,b/agent.sock,server=on,wait=off",
-      "-device",
-      "virtio-serial-pci,id=pcocc-agent0-bus",
-      "-device",
-      "virtserialport,bus=pcocc-agent0-bus.0,chardev=pcocc-agent0,name=org.pcocc.agent.0",
-    ]);
   });
 });

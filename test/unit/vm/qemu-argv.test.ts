@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildQemuArgv, type QemuPlan } from "../../../src/vm/qemu-argv.js";
+import { agentPortArgs, buildQemuArgv, type QemuPlan } from "../../../src/vm/qemu-argv.js";
 
 const base: QemuPlan = {
   binary: "qemu-system-x86_64",
@@ -134,5 +134,18 @@ describe("buildQemuArgv", () => {
     expect(() =>
       buildQemuArgv({ ...base, mounts: [{ tag: "x", path: "/x", type: "virtio-fs", readonly: true }] }),
     ).toThrow(/Read-only mounts are not supported with virtio-fs/);
+  });
+  it("gives the VM the guest agent's virtio-serial port, escaping commas in the socket path", () => {
+    expect(buildQemuArgv({ ...base, agentSocket: "/run/a,b/agent.sock" })).toEqual(
+      expect.arrayContaining(agentPortArgs("/run/a,b/agent.sock")),
+    );
+    expect(agentPortArgs("/run/a,b/agent.sock")).toEqual([
+      "-chardev",
+      "socket,id=pcocc-agent0,path=/run/a,,b/agent.sock,server=on,wait=off",
+      "-device",
+      "virtio-serial-pci,id=pcocc-agent0-bus",
+      "-device",
+      "virtserialport,bus=pcocc-agent0-bus.0,chardev=pcocc-agent0,name=org.pcocc.agent.0",
+    ]);
   });
 });

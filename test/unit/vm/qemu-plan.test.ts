@@ -31,6 +31,7 @@ describe("planQemu", () => {
       controlQmpSocket: paths.controlQmpSocket,
       qmpSocket: paths.qmpSocket,
       serialSocket: paths.serialSocket,
+      agentSocket: paths.agentSocket,
       customArgs: [],
       vhostNet: true,
     });
