@@ -26,10 +26,13 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
   dump: [() => import("./commands/dump.js")],
   save: [() => import("./commands/save.js")],
   ckpt: [() => import("./commands/ckpt.js")],
+  exec: [() => import("./commands/exec.js")],
+  agent: [() => import("./commands/agent.js")],
   internal: [
     () => import("./commands/internal-launcher.js"),
     () => import("./commands/internal-run.js"),
     () => import("./commands/internal-setup.js"),
+    () => import("./commands/internal-agent-relay.js"),
   ],
 };
 

@@ -19,3 +19,5 @@ export {
 } from "./cluster-info.js";
 export { placeVms, hopToNode, vmSet, type VmPlacement } from "./vm-placement.js";
 export { liveJobIds } from "./commands.js";
+export { parseIndices, parseTimeout, runInGuests, type GuestCommandOptions } from "./exec.js";
+export { agentFreeze, agentListExec, agentPing, agentWriteFile } from "./agent-verbs.js";

@@ -69,16 +69,13 @@ export async function ncVm(args: string[]): Promise<number> {
   return runClient("nc", [...ncOptions, host, String(hostPort)]);
 }
 
-/**
- * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
- * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
- */
-export function runOnVmNode(
+/** srun arguments of an overlapping one-task step on the VM's node, running `pcoccArgv` there. */
+function vmNodeStep(
   loc: { jobId: number | string; node: string },
   pcoccArgv: string[],
-  opts: { pty: boolean },
-): Promise<number> {
-  const args = [
+  io: string,
+): string[] {
+  return [
     "--jobid",
     String(loc.jobId),
     "--overlap",
@@ -88,8 +85,32 @@ export function runOnVmNode(
     "-N1",
     "-n1",
     "--mem=0",
-    opts.pty ? "--pty" : "-u",
+    io,
     ...pcoccArgv,
   ];
+}
+
+/**
+ * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
+ * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
+ */
+export function runOnVmNode(
+  loc: { jobId: number | string; node: string },
+  pcoccArgv: string[],
+  opts: { pty: boolean },
+): Promise<number> {
+  const args = vmNodeStep(loc, pcoccArgv, opts.pty ? "--pty" : "-u");
   return runClient("srun", args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
+}
+
+/**
+ * The same step with its stdin and stdout as pipes to this process (the agent relay), in its own process
+ * group: a Ctrl-C on the terminal is ours to handle (the relay must outlive it to carry the kills).
+ */
+export function spawnOnVmNode(loc: { jobId: number | string; node: string }, pcoccArgv: string[]) {
+  return spawn("srun", vmNodeStep(loc, pcoccArgv, "-u"), {
+    stdio: ["pipe", "pipe", "inherit"],
+    detached: true,
+    env: { ...process.env, [ON_VM_NODE_ENV]: "1" },
+  });
 }

@@ -1,0 +1,128 @@
+import type { Readable, Writable } from "node:stream";
+import { constants } from "node:os";
+import type { AgentClient, AgentExec, ExecResult } from "../agent/index.js";
+import { PcoccError } from "../util/index.js";
+import { groupedMessage } from "./agent-reach.js";
+import { LinePrefixer } from "./line-prefix.js";
+
+export interface GuestExecOptions {
+  argv: string[];
+  user?: string;
+  cwd?: string;
+  env?: string[];
+  /** Prefix each line with its VM (default: when more than one VM runs the command). */
+  prefix: boolean;
+  /** Forwarded to every command; none: the commands read /dev/null. */
+  stdin?: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** How long the killed commands get to report their end after a Ctrl-C before we stop waiting. */
+const KILL_WAIT_MS = 10_000;
+
+function outputOf(rank: number, opts: GuestExecOptions, out: Writable) {
+  if (!opts.prefix) return { write: (d: Buffer) => out.write(d), flush: () => undefined };
+  return new LinePrefixer(`vm${rank}: `, out);
+}
+
+/**
+ * Runs one command in every VM of `clients` at once, streaming its output as it comes. Resolves with the
+ * highest exit status (128 + N for a command killed by signal N; 130 after a Ctrl-C, which kills every
+ * command first). A command that cannot start in some VM (unknown user, command not found) fails the
+ * whole run with one line naming those VMs, and the ones that started are killed.
+ */
+export async function execInGuests(
+  clients: Map<number, AgentClient>,
+  opts: GuestExecOptions,
+): Promise<number> {
+  const outputs = new Map(
+    [...clients.keys()].map((r) => [
+      r,
+      { out: outputOf(r, opts, opts.stdout), err: outputOf(r, opts, opts.stderr) },
+    ]),
+  );
+  const started = await Promise.allSettled(
+    [...clients].map(async ([rank, client]) => {
+      const o = outputs.get(rank)!;
+      const e = await client.exec({
+        argv: opts.argv,
+        user: opts.user,
+        cwd: opts.cwd,
+        env: opts.env,
+        stdin: opts.stdin !== undefined,
+        onStdout: (d) => o.out.write(d),
+        onStderr: (d) => o.err.write(d),
+      });
+      return { rank, e };
+    }),
+  );
+  const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = new Map<string, number[]>();
+  started.forEach((s, i) => {
+    if (s.status === "fulfilled") return;
+    const rank = [...clients.keys()][i]!;
+    const why = (s.reason as Error).message.replace(new RegExp(`^vm${rank}: `), "");
+    failed.set(why, [...(failed.get(why) ?? []), rank]);
+  });
+  if (failed.size > 0) {
+    await Promise.allSettled(running.map(({ e }) => e.kill("SIGKILL")));
+    throw new PcoccError(groupedMessage(failed));
+  }
+  return superviseExecs(running, outputs, opts);
+}
+
+async function superviseExecs(
+  running: Array<{ rank: number; e: AgentExec }>,
+  outputs: Map<number, { out: { flush(): void }; err: { flush(): void } }>,
+  opts: GuestExecOptions,
+): Promise<number> {
+  let interrupted = false;
+  let gaveUp: NodeJS.Timeout | undefined;
+  let onSignal!: () => void;
+  // after a Ctrl-C, a command whose end never comes (its VM hangs) is counted as killed
+  const killed = new Promise<ExecResult>((resolve) => {
+    onSignal = (): void => {
+      if (interrupted) return;
+      interrupted = true;
+      for (const { e } of running) e.kill("SIGKILL").catch(() => undefined);
+      gaveUp = setTimeout(() => resolve({ signal: constants.signals.SIGKILL }), KILL_WAIT_MS);
+    };
+  });
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const forward = (d: Buffer): void => running.forEach(({ e }) => safely(() => e.write(d)));
+  const eof = (): void => running.forEach(({ e }) => safely(() => e.end()));
+  opts.stdin?.on("data", forward).on("end", eof);
+  try {
+    const results = await Promise.all(
+      running.map(async ({ rank, e }) => {
+        const r = await Promise.race([e.result, killed]);
+        outputs.get(rank)!.out.flush();
+        outputs.get(rank)!.err.flush();
+        return r;
+      }),
+    );
+    if (interrupted) return 130;
+    return Math.max(0, ...results.map(statusOf));
+  } finally {
+    clearTimeout(gaveUp);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    opts.stdin?.off("data", forward).off("end", eof);
+    opts.stdin?.pause();
+  }
+}
+
+function statusOf(r: ExecResult): number {
+  return r.signal !== undefined ? 128 + r.signal : r.code;
+}
+
+/** Writing to a command that already ended (its agent connection may be gone too) is not an error. */
+function safely(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // the command's end is reported through its result
+  }
+}
