@@ -55,7 +55,8 @@ export interface GuestCommandOptions extends AgentTargetOptions {
   argv: string[];
   /** `-s`: a local script, copied into every VM and run there. */
   script?: string;
-  user?: string;
+  /** The user in the guest (not the job's owner: JobTargetOptions.user). */
+  guestUser?: string;
   cwd?: string;
   env?: string[];
   /** `--no-prefix` gives false; default: prefix when several VMs run. */
@@ -89,7 +90,7 @@ export async function runInGuests(o: GuestCommandOptions): Promise<number> {
     try {
       return await execInGuests(clients, {
         argv: script ? [...script.argv, ...o.argv] : o.argv,
-        user: o.user,
+        user: o.guestUser,
         cwd: o.cwd,
         env: o.env,
         prefix: o.prefix ?? clients.size > 1,

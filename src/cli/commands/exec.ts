@@ -32,7 +32,7 @@ export async function runGuestCommand(argv: string[], o: GuestCommandFlags): Pro
     timeoutMs: parseTimeout(o.timeout),
     argv,
     script: o.script,
-    user: o.user,
+    guestUser: o.user,
     prefix: o.prefix ? undefined : false,
   });
 }
