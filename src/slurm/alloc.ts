@@ -21,6 +21,7 @@ export function launcherArgs(o: ClusterLaunchOptions & { wait?: boolean }, defin
   const args = ["internal", "launcher"];
   if (o.wait) args.push("-w");
   if (o.script !== undefined) args.push("-E", o.script);
+  if (o.batchScript !== undefined) args.push("-b", o.batchScript);
   if (o.userData !== undefined) args.push("--user-data", o.userData);
   for (const m of o.mounts) args.push("--mount", m);
   for (const i of o.images) args.push("--image", i);

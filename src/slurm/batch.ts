@@ -9,63 +9,80 @@ import { runCommand } from "./commands.js";
 import { pcoccCommand, shellQuote } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
+/** Stand for the embedded scripts' paths in the launcher's argv. */
+export const HOST_SCRIPT = "<host-script>";
+export const BATCH_SCRIPT = "<batch-script>";
+
+const EMBEDDED = [
+  { placeholder: HOST_SCRIPT, variable: "TEMP_HOST_SCRIPT", template: "/tmp/pcocc.host.XXXXXX" },
+  { placeholder: BATCH_SCRIPT, variable: "TEMP_BATCH_SCRIPT", template: "/tmp/pcocc.batch.XXXXXX" },
+] as const;
+
 /**
- * The sbatch script: embeds the host script (sbatch copies only the wrapper, and the user may edit their
- * script after submitting), runs the launcher in the background and keeps waiting for it through the
- * SIGTERM that `--signal 15` / scancel deliver, so the cluster is torn down in order.
+ * The sbatch script: embeds the host and batch scripts (sbatch copies only the wrapper, and the user may
+ * edit their scripts after submitting), runs the launcher in the background and keeps waiting for it through
+ * the SIGTERM that `--signal 15` / scancel deliver, so the cluster is torn down in order.
  */
-export function batchWrapper(launcher: string[], hostScript?: string): string {
+export function batchWrapper(launcher: string[], hostScript?: string, batchScript?: string): string {
   const lines = ["#!/bin/bash", "#SBATCH -o pcocc_%j.out", "#SBATCH -e pcocc_%j.err"];
-  if (hostScript !== undefined) {
-    const eof = `PCOCC_HOST_SCRIPT_${randomBytes(8).toString("hex")}`;
+  const bodies = [hostScript, batchScript];
+  EMBEDDED.forEach(({ variable, template }, i) => {
+    const body = bodies[i];
+    if (body === undefined) return;
+    const eof = `PCOCC_SCRIPT_${randomBytes(8).toString("hex")}`;
     lines.push(
-      'TEMP_HOST_SCRIPT="$(mktemp /tmp/pcocc.host.XXXXXX)"',
-      `cat > "$TEMP_HOST_SCRIPT" <<'${eof}'`,
-      hostScript.endsWith("\n") ? hostScript.slice(0, -1) : hostScript,
+      `${variable}="$(mktemp ${template})"`,
+      `cat > "$${variable}" <<'${eof}'`,
+      body.endsWith("\n") ? body.slice(0, -1) : body,
       eof,
-      'chmod u+x "$TEMP_HOST_SCRIPT"',
+      `chmod u+x "$${variable}"`,
     );
-  }
+  });
+  const word = (a: string): string => {
+    const embedded = EMBEDDED.find((e) => e.placeholder === a);
+    return embedded ? `"$${embedded.variable}"` : shellQuote(a);
+  };
   lines.push(
-    `${launcher.map((a) => (a === HOST_SCRIPT ? '"$TEMP_HOST_SCRIPT"' : shellQuote(a))).join(" ")} &`,
+    `${launcher.map(word).join(" ")} &`,
     "PCOCC_PID=$!",
     "trap 'kill -15 $PCOCC_PID; echo \"Signal received, waiting for pcocc to exit\"; SIGNAL=1' SIGTERM SIGINT",
     "while true; do SIGNAL=0; wait $PCOCC_PID; RET=$?; [[ $SIGNAL -eq 0 ]] && break; done",
-    '[[ -n "$TEMP_HOST_SCRIPT" ]] && rm -f "$TEMP_HOST_SCRIPT"',
+    'rm -f "$TEMP_HOST_SCRIPT" "$TEMP_BATCH_SCRIPT"',
     "exit $RET",
     "",
   );
   return lines.join("\n");
 }
 
-/** Stands for the embedded host script's path in the launcher's argv. */
-export const HOST_SCRIPT = "<host-script>";
+async function readScript(option: string, path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  return readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new PcoccError(`${option}: cannot read script ${path}: ${err.code ?? err.message}`);
+  });
+}
 
 /** `pcocc batch`: submits the wrapper with sbatch and prints sbatch's answer (the job id). */
 export async function batch(args: string[]): Promise<number> {
   const split = splitBatchArgs(args, BATCH_OPTIONS);
   const o = launchOptions(split);
-  if (o.batchScript !== undefined) {
-    throw new PcoccError(
-      "pcocc batch -b needs the pcocc guest agent to run a script inside vm0, and this version has none yet; " +
-        "use -E to run a host script instead (it can reach the VMs with pcocc ssh)",
-    );
-  }
-  let hostScript: string | undefined;
-  if (o.script !== undefined) {
-    hostScript = await readFile(o.script, "utf8").catch((err: Error) => {
-      throw new PcoccError(`-E: cannot read host script ${o.script}: ${err.message}`);
-    });
-  }
+  if (o.batchScript !== undefined && o.script !== undefined)
+    throw new PcoccError("-b and -E together are not supported yet: run the VM script from the host script");
+  const hostScript = await readScript("-E", o.script);
+  const batchScript = await readScript("-b", o.batchScript);
   const { config, cluster, password } = await prepareLaunch(split.definition, o);
   const launcher = pcoccCommand(
     ...launcherArgs(
-      { ...o, script: hostScript === undefined ? undefined : HOST_SCRIPT, wait: hostScript === undefined },
+      {
+        ...o,
+        script: hostScript === undefined ? undefined : HOST_SCRIPT,
+        batchScript: batchScript === undefined ? undefined : BATCH_SCRIPT,
+        wait: hostScript === undefined && batchScript === undefined,
+      },
       split.definition,
     ),
   );
   const wrapper = join(tmpdir(), `pcocc.batch.${process.pid}.${randomBytes(4).toString("hex")}`);
-  await writeFile(wrapper, batchWrapper(launcher, hostScript), { mode: 0o700 });
+  await writeFile(wrapper, batchWrapper(launcher, hostScript, batchScript), { mode: 0o700 });
   try {
     const sbatchArgs = [
       "-J",

@@ -19,6 +19,8 @@ export interface LauncherOptions {
   definition: string;
   /** `-E`: command line run instead of the interactive shell (through /bin/sh -c). */
   script?: string;
+  /** `-b`: script run in vm0 through the guest agent (`pcocc exec -s`) instead of the shell. */
+  batchScript?: string;
   /** `-w` (batch without script): no front process, the cluster runs until its VMs stop or the job ends. */
   wait?: boolean;
   userData?: string;
@@ -167,7 +169,8 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   }
 
   try {
-    return await supervise(o, step, interrupts, frontEnv(process.env, alloc.jobId, alloc.jobName));
+    const env = frontEnv(process.env, alloc.jobId, alloc.jobName);
+    return await supervise(o, step, interrupts, env, timeoutMs);
   } finally {
     interrupts.dispose();
     keeper?.close();
@@ -239,6 +242,7 @@ async function supervise(
   step: HypervisorStep,
   interrupts: Interrupts,
   env: NodeJS.ProcessEnv,
+  timeoutMs: number,
 ): Promise<number> {
   if (o.wait) {
     interrupts.onSignal(() => void stopCluster(step));
@@ -246,11 +250,11 @@ async function supervise(
     process.stderr.write(`${describeStepExit(exit, step.lastLines(20))}\n`);
     return exit.code ?? 1;
   }
-  const front = startFront(o, env);
+  const front = startFront(o, env, timeoutMs);
   const frontExit = new Promise<number>((resolve) => {
     front.on("error", (err) => {
       process.stderr.write(
-        `cannot start ${o.script === undefined ? "the shell" : "the script"}: ${err.message}\n`,
+        `cannot start ${o.script === undefined && o.batchScript === undefined ? "the shell" : "the script"}: ${err.message}\n`,
       );
       resolve(127);
     });
@@ -271,7 +275,7 @@ async function supervise(
   process.stderr.write(`\n${describeStepExit(first.exit, step.lastLines(20))}\n`);
   // the whole tree: whatever the script started must not outlive the cluster either
   const tree = front.pid === undefined ? [] : processTree(front.pid);
-  signalAll(tree, o.script === undefined ? "SIGHUP" : "SIGTERM");
+  signalAll(tree, o.script === undefined && o.batchScript === undefined ? "SIGHUP" : "SIGTERM");
   const kill = setTimeout(() => signalAll(tree, "SIGKILL"), 1000);
   const code = await frontExit;
   await new Promise((r) => setTimeout(r, 1000));
@@ -280,7 +284,22 @@ async function supervise(
   return code === 0 ? (first.exit.code ?? 1) : code;
 }
 
-function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv): ChildProcess {
+function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv, timeoutMs: number): ChildProcess {
+  if (o.batchScript !== undefined) {
+    // the VMs run but may still be booting: the agent gets the start-up timeout to say hello
+    const [cmd, ...args] = pcoccCommand(
+      "exec",
+      "-j",
+      String(env.PCOCC_JOB_ID),
+      "-i",
+      "0",
+      "-t",
+      String(Math.ceil(timeoutMs / 1000)),
+      "-s",
+      o.batchScript,
+    );
+    return spawn(cmd!, args, { stdio: ["ignore", "inherit", "inherit"], env });
+  }
   if (o.script !== undefined) return spawn("/bin/sh", ["-c", o.script], { stdio: "inherit", env });
   return spawn(env.SHELL || "/bin/bash", [], { stdio: "inherit", env });
 }

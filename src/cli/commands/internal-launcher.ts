@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .command("launcher")
     .description("start the virtual cluster inside an allocation and run the user's shell or script")
     .option("-E, --alloc-script <script>", "command run instead of an interactive shell")
+    .option("-b, --batch-script <file>", "script run in vm0 (through the guest agent) instead of a shell")
     .option("-w, --wait", "no shell: keep the cluster until its VMs stop or the job ends")
     .option("--user-data <file>", "cloud-init user-data for every VM")
     .option("--mount <spec>", "host directory shared with the VMs", collect, [])
@@ -22,6 +23,7 @@ export function register(program: Command): void {
         definition: string,
         opts: {
           allocScript?: string;
+          batchScript?: string;
           wait?: boolean;
           userData?: string;
           mount: string[];
@@ -33,6 +35,7 @@ export function register(program: Command): void {
         process.exitCode = await runLauncher({
           definition,
           script: opts.allocScript,
+          batchScript: opts.batchScript,
           wait: opts.wait,
           userData: opts.userData,
           mounts: opts.mount,

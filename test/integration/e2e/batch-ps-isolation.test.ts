@@ -122,10 +122,4 @@ describe("pcocc batch, pcocc ps and keystore isolation", () => {
     await expectNodesClean(info, baseline);
     await expectNoJobKeys(info, jobId);
   });
-
-  it("refuses -b clearly (no guest agent yet)", async () => {
-    const r = await userExec(info, ["pcocc", "batch", "-b", "/bin/true", `${TINY}:1`]);
-    expect(r.code).toBe(255);
-    expect(r.stderr).toMatch(/-b needs the pcocc guest agent/);
-  });
 });

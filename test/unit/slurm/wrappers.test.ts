@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { PcoccConfig } from "../../../src/config/index.js";
 import { batchManagerArgs, batchManagerEnv, launcherArgs } from "../../../src/slurm/alloc.js";
-import { batchWrapper, HOST_SCRIPT } from "../../../src/slurm/batch.js";
+import { BATCH_SCRIPT, batchWrapper, HOST_SCRIPT } from "../../../src/slurm/batch.js";
 import { allocationFromEnv, frontEnv, promptCommand, startTimeoutMs } from "../../../src/slurm/launcher.js";
 import { shellQuote } from "../../../src/slurm/pcocc-command.js";
 
@@ -76,6 +76,18 @@ describe("batch wrapper", () => {
     expect(argv[argv.length - 1]).toBe("it's $HOME `x`");
     expect(argv[argv.indexOf("-E") + 1]).toMatch(/^\/tmp\/pcocc\.host\./);
     expect(script.join("\n")).toBe(hostScript + "\n");
+  });
+  it("embeds the -b script the same way, under its own name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pcocc-wrapper-"));
+    const file = join(dir, "wrapper.sh");
+    const launcher = [process.execPath, "-e", "process.stdout.write(process.argv[1])", "--", BATCH_SCRIPT];
+    writeFileSync(file, batchWrapper(launcher, undefined, "#!/bin/sh\necho vm\n"));
+    try {
+      const path = execFileSync("bash", [file], { encoding: "utf8" });
+      expect(path).toMatch(/^\/tmp\/pcocc\.batch\./);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it("declares pcocc's output files", () => {
     expect(batchWrapper(["x"])).toMatch(/#SBATCH -o pcocc_%j.out\n#SBATCH -e pcocc_%j.err/);

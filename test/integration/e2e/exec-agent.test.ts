@@ -1,0 +1,229 @@
+import { existsSync, readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeExec, userExec, type LabInfo } from "../../../src/lab/index.js";
+import { jobStateDir, vmStatePaths } from "../../../src/vm/index.js";
+import {
+  e2eSetup,
+  expectJobGone,
+  expectNoJobKeys,
+  expectNodesClean,
+  jobIdFrom,
+  spawnPcocc,
+  TINY,
+  waitUntil,
+  writeUserScript,
+  type NodeSnapshot,
+} from "./support.js";
+
+// tells this run's output from a stale pcocc_<id>.out of an earlier lab life that reused the job id
+const RUN = `run-${process.pid}-${Date.now()}`;
+const RELEASE = "e2e-exec-release";
+
+/**
+ * `pcocc exec` and `pcocc agent` against one lab-tiny:4 cluster on 2 nodes (vm0, vm1 on the first node,
+ * vm2, vm3 on the second): every command runs from the login node, so every VM is reached through a relay
+ * on its node; then one `batch -b` job.
+ */
+describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", () => {
+  let info: LabInfo;
+  let baseline: NodeSnapshot[];
+  let jobId: number;
+  const pcocc = (args: string[], opts: { input?: string; user?: LabInfo["user"] } = {}) =>
+    userExec(info, ["pcocc", ...args], opts);
+  const exec = (args: string[], opts: { input?: string } = {}) =>
+    pcocc(["exec", "-j", String(jobId), ...args], opts);
+
+  beforeAll(async () => {
+    let userData: string;
+    ({ info, userData, baseline } = await e2eSetup({ secondUser: true }));
+    await userExec(info, ["rm", "-f", `${info.user.home}/${RELEASE}`]);
+    const hold = await writeUserScript(
+      info,
+      "e2e-exec-hold.sh",
+      `#!/bin/bash\necho "HOLD ${RUN}"\nwhile [ ! -e ~/${RELEASE} ]; do sleep 0.5; done\n`,
+    );
+    const sub = await pcocc(["batch", "-N2", "-c1", "-E", hold, "--user-data", userData, `${TINY}:4`]);
+    expect(sub.code, sub.stderr).toBe(0);
+    jobId = jobIdFrom(sub.stdout)!;
+    const out = `${info.user.home}/pcocc_${jobId}.out`;
+    await waitUntil(
+      "the cluster to run",
+      async () => existsSync(out) && readFileSync(out, "utf8").includes(`HOLD ${RUN}`),
+      300_000,
+    );
+    // the VMs run; their agents say hello once the guests booted: ping waits up to -t for that
+    const ping = await pcocc(["agent", "ping", "-j", String(jobId), "-t", "300"]);
+    expect(ping.code, ping.stderr).toBe(0);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!jobId) return;
+    await userExec(info, ["touch", `${info.user.home}/${RELEASE}`]);
+    await expectJobGone(info, jobId, 180_000);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  }, 300_000);
+
+  it("runs hostname in every VM, each line prefixed with its VM; agent ping --json answers for all", async () => {
+    const r = await exec(["-i", "all", "hostname"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual([
+      "vm0: vm0",
+      "vm1: vm1",
+      "vm2: vm2",
+      "vm3: vm3",
+    ]);
+    const raw = await exec(["-i", "0-1", "--no-prefix", "hostname"]);
+    expect(raw.stdout.split("\n").filter(Boolean).sort()).toEqual(["vm0", "vm1"]);
+    const ping = await pcocc(["agent", "ping", "-j", String(jobId), "--json"]);
+    expect(ping.code, ping.stderr).toBe(0);
+    const rows = JSON.parse(ping.stdout) as Array<{ vm: string; hostname: string; version: string }>;
+    expect(rows.map((p) => [p.vm, p.hostname, p.version])).toEqual(
+      [0, 1, 2, 3].map((i) => [`vm${i}`, `vm${i}`, "pcocc-agent 1"]),
+    );
+  });
+
+  it("streams output as it is produced", async () => {
+    const p = spawnPcocc(info, [
+      "exec",
+      "-j",
+      String(jobId),
+      "-i",
+      "2",
+      "--",
+      "sh",
+      "-c",
+      "echo one; sleep 5; echo two",
+    ]);
+    const seen: Array<{ line: string; at: number }> = [];
+    p.child.stdout!.on("data", (d: string) => {
+      for (const line of d.split("\n").filter(Boolean)) seen.push({ line, at: Date.now() });
+    });
+    expect(await p.exited, p.out.stderr).toBe(0);
+    expect(seen.map((s) => s.line)).toEqual(["one", "two"]);
+    expect(seen[1]!.at - seen[0]!.at).toBeGreaterThan(3500);
+  });
+
+  it("forwards stdin and exits with the highest status of the VMs", async () => {
+    const cat = await exec(["-i", "0", "cat"], { input: "hi\n" });
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toBe("hi\n");
+    const mixed = await exec(["-i", "1-2", "--", "sh", "-c", 'case "$(hostname)" in vm2) exit 3;; esac']);
+    expect(mixed.code, mixed.stderr).toBe(3);
+    const zero = await exec(["-i", "1-2", "true"]);
+    expect(zero.code, zero.stderr).toBe(0);
+  });
+
+  it("Ctrl-C kills the remote command in every VM and leaves nothing running", async () => {
+    // one host connection per agent at a time: while exec holds them, the command says when it runs
+    const p = spawnPcocc(info, [
+      "exec",
+      "-j",
+      String(jobId),
+      "-i",
+      "all",
+      "--",
+      "sh",
+      "-c",
+      "echo started; exec sleep 100",
+    ]);
+    type Listing = Array<{ vm: string; execs: Array<{ command: string; exited: boolean }> }>;
+    const listexec = async (): Promise<Listing> => {
+      const r = await pcocc(["agent", "listexec", "-j", String(jobId), "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Listing;
+    };
+    await waitUntil(
+      "sleep 100 to run in all 4 VMs",
+      async () => (p.out.stdout.match(/^vm\d: started$/gm) ?? []).length === 4,
+      60_000,
+    );
+    p.child.kill("SIGINT");
+    expect(await p.exited, p.out.stderr).toBe(130);
+    const after = await listexec();
+    expect(after.map((v) => v.vm)).toEqual(["vm0", "vm1", "vm2", "vm3"]);
+    expect(after.flatMap((v) => v.execs).filter((e) => e.command === "sh" && !e.exited)).toEqual([]);
+    const ps = await exec(["-i", "all", "--", "sh", "-c", "ps | grep -c '[s]leep 100'"]);
+    expect(ps.stdout.split("\n").filter(Boolean).sort()).toEqual(["vm0: 0", "vm1: 0", "vm2: 0", "vm3: 0"]);
+  });
+
+  it("agent writefile puts the same content in every VM, and exec -s runs a local script there", async () => {
+    const content = `written ${RUN}\nsecond line\n`;
+    const src = await writeUserScript(info, "e2e-writefile.txt", content);
+    const w = await pcocc(["agent", "writefile", "-j", String(jobId), src, "/tmp/e2e-wf"]);
+    expect(w.code, w.stderr).toBe(0);
+    const sums = await exec(["-i", "all", "--", "sh", "-c", "cat /tmp/e2e-wf | md5sum"]);
+    const local = await userExec(info, ["sh", "-c", `md5sum < ${src}`]);
+    expect(sums.stdout.split("\n").filter(Boolean).sort()).toEqual(
+      [0, 1, 2, 3].map((i) => `vm${i}: ${local.stdout.trim()}`),
+    );
+    const script = await writeUserScript(
+      info,
+      "e2e-exec-script.sh",
+      `#!/bin/sh\necho "script on $(hostname) $1"\n`,
+    );
+    const s = await exec(["-i", "3", "-s", script, "arg1"]);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toBe("script on vm3 arg1\n");
+  });
+
+  it("another user can neither exec in the cluster nor reach a VM's agent socket on its node", async () => {
+    const r = await pcocc(["exec", "-j", String(jobId), "-i", "0", "hostname"], { user: info.user2 });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
+    const step = await userExec(info, ["srun", "--jobid", String(jobId), "--overlap", "-N1", "-n1", "true"], {
+      user: info.user2,
+    });
+    expect(step.code, "user2 started a step in user1's job").not.toBe(0);
+    const socket = vmStatePaths(`${jobStateDir(jobId)}/vm0`).agentSocket;
+    const probe = await nodeExec(
+      info.nodes[0]!,
+      [
+        process.execPath,
+        "-e",
+        `require("net").connect(${JSON.stringify(socket)})` +
+          `.on("connect",()=>{console.log("CONNECTED");process.exit(0)})` +
+          `.on("error",(e)=>{console.log(e.code);process.exit(3)})`,
+      ],
+      { user: info.user2 },
+    );
+    expect(probe.stdout.trim()).toBe("EACCES");
+    // the socket is there: the job's user reaches it from the same node
+    const own = await nodeExec(info.nodes[0]!, ["test", "-S", socket], { user: info.user });
+    expect(own.code).toBe(0);
+  });
+
+  it("names bad input in one line, before anything runs", async () => {
+    const oneLine = (r: { code: number; stderr: string }, re: RegExp) => {
+      expect(r.code).toBe(255);
+      expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    };
+    oneLine(await exec(["-i", "7", "hostname"]), /vm7.*4 VMs/);
+    oneLine(await exec(["-i", "x", "hostname"]), /-i x/);
+    oneLine(await exec(["-s", `${info.user.home}/no-such-script.sh`]), /cannot read script .*no-such-script/);
+    oneLine(await exec(["-i", "all", "-u", "nosuchuser", "id"]), /vm\[0,1,2,3\]: .*nosuchuser/);
+    oneLine(await exec(["-i", "0", "no-such-cmd"]), /vm0: .*no-such-cmd/);
+    const missing = await pcocc(["agent", "writefile", "-j", String(jobId), "/nonexistent/src", "/tmp/x"]);
+    oneLine(missing, /cannot read \/nonexistent\/src/);
+  });
+});
+
+describe("pcocc batch -b", () => {
+  it("runs the script in vm0 once the cluster is up; its output lands in pcocc_<id>.out", async () => {
+    const { info, baseline } = await e2eSetup();
+    const script = await writeUserScript(
+      info,
+      "e2e-batch-vm.sh",
+      `#!/bin/sh\necho "IN-VM ${RUN} on $(hostname)"\nexit 0\n`,
+    );
+    const sub = await userExec(info, ["pcocc", "batch", "-N1", "-c1", "-b", script, `${TINY}:1`]);
+    expect(sub.code, sub.stderr).toBe(0);
+    const jobId = jobIdFrom(sub.stdout)!;
+    await expectJobGone(info, jobId, 300_000);
+    const out = readFileSync(`${info.user.home}/pcocc_${jobId}.out`, "utf8");
+    expect(out).toContain(`IN-VM ${RUN} on vm0`);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  }, 600_000);
+});
