@@ -34,6 +34,12 @@ export {
   leaseRecordKey,
   hostStateKey,
   vmStateKey,
+  netRecordSubKey,
+  rnatSubKey,
   checkJobId,
   checkUserName,
+  checkRecord,
+  NODE_NET_RECORD,
+  RNAT_PORT,
 } from "./layout.js";
+export type { NodeNetRecord, RecordFormat, VmNic } from "./layout.js";

@@ -1,6 +1,14 @@
 import { hostname } from "node:os";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
-import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
+import {
+  checkRecord,
+  clusterPrefix,
+  clusterUserPrefix,
+  openKeystore,
+  rnatSubKey,
+  RNAT_PORT,
+  type Keystore,
+} from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
 import { squeueJobs } from "./commands.js";
 import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
@@ -57,15 +65,9 @@ export async function reverseNatPort(
   rank: number,
   vmPort: number,
 ): Promise<number> {
-  const e = await ks.get(`${clusterPrefix(jobId)}rnat/${rank}/${vmPort}`);
-  const v =
-    typeof e?.value === "object" && e.value !== null
-      ? (e.value as { hostPort?: unknown }).hostPort
-      : e?.value;
-  const port = Number(v);
-  if (!e || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new PcoccError(`Error: port ${vmPort} is not reverse NATed`);
-  }
+  const e = await ks.get(clusterPrefix(jobId) + rnatSubKey(rank, vmPort));
+  if (!e) throw new PcoccError(`Error: port ${vmPort} is not reverse NATed`);
+  const port = checkRecord(RNAT_PORT, e.key, e.value);
   return port;
 }
 
