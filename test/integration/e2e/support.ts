@@ -238,7 +238,7 @@ export async function jobKeys(info: LabInfo, jobId: number): Promise<string[]> {
   const r = await etcdRoot(info, ["get", "--prefix", "--keys-only", "/pcocc/"]);
   if (r.code !== 0) throw new Error(`etcdctl: ${r.stderr}`);
   const re = new RegExp(
-    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/)`,
+    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/|global/jobs/${jobId}/)`,
   );
   return r.stdout
     .split("\n")
