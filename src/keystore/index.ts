@@ -39,6 +39,8 @@ export {
   checkJobId,
   checkUserName,
   checkRecord,
+  recordOrUndefined,
+  CLUSTER_DESCRIPTION,
   NODE_NET_RECORD,
   RNAT_PORT,
 } from "./layout.js";

@@ -256,6 +256,26 @@ export const NODE_NET_RECORD: RecordFormat<NodeNetRecord> = {
 
 export const RNAT_PORT: RecordFormat<number> = { what: "reverse NAT port", schema: port };
 
+/**
+ * The launcher's description of a cluster (user keys `definition`, `nodes`, `rank_map`): what every
+ * per-cluster verb reads back. A VM's node index must name one of the nodes.
+ */
+export interface ClusterDescription {
+  definition: string;
+  nodes: string[];
+  rankMap: number[];
+}
+export const CLUSTER_DESCRIPTION: RecordFormat<ClusterDescription> = {
+  what: "cluster description",
+  schema: z
+    .object({
+      definition: z.string().max(65_536),
+      nodes: z.array(z.string().regex(/^[A-Za-z0-9._-]{1,255}$/)).min(1),
+      rankMap: z.array(z.number().int().min(0)),
+    })
+    .refine((c) => c.rankMap.every((i) => i < c.nodes.length), { message: "VM on a node the job lacks" }),
+};
+
 /** One allocated id and the job that owns it (pcocc's `{pkey_index, batchid}`). */
 export interface IdOwner {
   id: number;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   checkRecord,
+  CLUSTER_DESCRIPTION,
   collectiveIds,
   HOST_STATE,
   idAllocState,
@@ -142,5 +143,23 @@ describe("allocator states", () => {
     expect(recordOrUndefined(collectiveIds(2, 10), [1, 2])).toEqual([1, 2]);
     expect(recordOrUndefined(collectiveIds(2, 10), [1])).toBeUndefined();
     expect(recordOrUndefined(collectiveIds(1, 10), [10])).toBeUndefined();
+  });
+});
+
+describe("cluster descriptions", () => {
+  const c = { definition: "lab-tiny:3", nodes: ["node1", "node2"], rankMap: [0, 1, 1] };
+  it("accept what the launcher writes", () => {
+    expect(checkRecord(CLUSTER_DESCRIPTION, "/k", c)).toEqual(c);
+  });
+  it("refuse VMs on nodes the job lacks, odd node names and missing parts", () => {
+    for (const over of [
+      { rankMap: [0, 2] },
+      { rankMap: [-1] },
+      { nodes: ["node1", "a b"] },
+      { nodes: [] },
+      { definition: undefined },
+    ]) {
+      expect(recordOrUndefined(CLUSTER_DESCRIPTION, { ...c, ...over }), JSON.stringify(over)).toBeUndefined();
+    }
   });
 });
