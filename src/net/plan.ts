@@ -28,6 +28,7 @@
  */
 import type { EthernetNetworkConfig, PcoccConfig } from "../config/index.js";
 import { parseResourceDefinition } from "../cluster/index.js";
+import { netRecordSubKey, rnatSubKey, type NodeNetRecord, type VmNic } from "../keystore/index.js";
 import { PcoccError } from "../util/index.js";
 import {
   dnsIp,
@@ -185,19 +186,14 @@ export interface JobRecord {
   keys: string[];
 }
 
-export interface VmNic {
-  tap: string;
-  mac: string;
-  ip?: string;
-  hostPort?: number;
-  "domain-name"?: string;
-}
+/** The record format is the keystore's: the hypervisor reads it back through the same schema. */
+export type { VmNic };
 
 export interface NodePlan {
   record: JobRecord;
   steps: Step[];
   /** `/pcocc/cluster/<jobid>/<net>/<node_rank>` values: `{ "vm-<rank>": VmNic, global: {...} }`. */
-  published: Record<string, Record<string, unknown>>;
+  published: Record<string, NodeNetRecord>;
   /** `/pcocc/cluster/<jobid>/rnat/<rank>/<vm_port>` = host port. */
   rnat: Array<{ rank: number; vmPort: number; hostPort: number }>;
 }
@@ -285,7 +281,7 @@ export function planNode(
     const ports: OvsPortSpec[] = [];
     const rootOps: NetOp[] = [];
     const domain = domainOf(jn.net, facts.hostDomain);
-    const nodeOut: Record<string, unknown> = {};
+    const nodeOut: NodeNetRecord = {};
 
     const taps = local.map((v) => {
       const tap = freeName(`${p}_tap`, used);
@@ -482,7 +478,7 @@ export function planNode(
           "ext-ip": vmAddrs[i]!.ext,
           ...(rnatCfg ? { hostPort: record.hostPorts[record.hostPorts.length - taps.length + i] } : {}),
           "domain-name": domain,
-        } satisfies VmNic & Record<string, unknown>;
+        } satisfies VmNic;
       });
     } else {
       taps.forEach(({ vm, tap }) => {
@@ -508,8 +504,8 @@ export function planNode(
     record.nftTables.push(table);
     steps.push({ kind: "nft", doc: jobRuleset(table, jobRules, natRules) });
   }
-  for (const r of rnat) record.keys.push(`rnat/${r.rank}/${r.vmPort}`);
-  for (const n of Object.keys(published)) record.keys.push(`${n}/${job.nodeRank}`);
+  for (const r of rnat) record.keys.push(rnatSubKey(r.rank, r.vmPort));
+  for (const n of Object.keys(published)) record.keys.push(netRecordSubKey(n, job.nodeRank));
   return { record, steps, published, rnat };
 }
 

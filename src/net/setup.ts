@@ -4,7 +4,9 @@ import type { PcoccConfig } from "../config/index.js";
 import {
   clusterPrefix,
   IdAllocator,
+  netRecordSubKey,
   openKeystore,
+  rnatSubKey,
   type JobHandle,
   type Keystore,
 } from "../keystore/index.js";
@@ -186,8 +188,11 @@ async function createOnNode(
       record = plan.record;
       await applyPlan(plan, d);
       await handle.putMany([
-        ...Object.entries(plan.published).map(([net, value]) => ({ key: `${net}/${job.nodeRank}`, value })),
-        ...plan.rnat.map((r) => ({ key: `rnat/${r.rank}/${r.vmPort}`, value: r.hostPort })),
+        ...Object.entries(plan.published).map(([net, value]) => ({
+          key: netRecordSubKey(net, job.nodeRank),
+          value,
+        })),
+        ...plan.rnat.map((r) => ({ key: rnatSubKey(r.rank, r.vmPort), value: r.hostPort })),
       ]);
     });
   } catch (err) {

@@ -198,9 +198,18 @@ export async function etcdRoot(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const pw = readFileSync(info.etcd.rootPasswordFile, "utf8").trim();
-  return run(["etcdctl", `--endpoints=${info.etcd.endpoints.join(",")}`, `--user=root:${pw}`, ...args], {
-    env: ETCD_ENV,
-  });
+  return run(
+    [
+      "etcdctl",
+      `--endpoints=${info.etcd.endpoints.join(",")}`,
+      `--cacert=${info.etcd.caCert}`,
+      `--user=root:${pw}`,
+      ...args,
+    ],
+    {
+      env: ETCD_ENV,
+    },
+  );
 }
 
 /** etcdctl as a lab user, with the keystore password pcocc created for them. */
@@ -211,7 +220,13 @@ export async function etcdAsUser(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const pw = readFileSync(`${user.home}/.pcocc/.etcd-password`, "utf8").trim();
   return run(
-    ["etcdctl", `--endpoints=${info.etcd.endpoints.join(",")}`, `--user=${user.name}:${pw}`, ...args],
+    [
+      "etcdctl",
+      `--endpoints=${info.etcd.endpoints.join(",")}`,
+      `--cacert=${info.etcd.caCert}`,
+      `--user=${user.name}:${pw}`,
+      ...args,
+    ],
     {
       env: ETCD_ENV,
     },
@@ -223,7 +238,7 @@ export async function jobKeys(info: LabInfo, jobId: number): Promise<string[]> {
   const r = await etcdRoot(info, ["get", "--prefix", "--keys-only", "/pcocc/"]);
   if (r.code !== 0) throw new Error(`etcdctl: ${r.stderr}`);
   const re = new RegExp(
-    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/)`,
+    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/|global/jobs/${jobId}/)`,
   );
   return r.stdout
     .split("\n")
