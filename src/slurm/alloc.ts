@@ -4,6 +4,7 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
 import { ensureUserPassword } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
+import { exitStatus } from "../util/exit-status.js";
 import {
   ALLOC_OPTIONS,
   launchOptions,
@@ -110,15 +111,7 @@ export function runForeground(cmd: string, argv: string[], env: NodeJS.ProcessEn
     });
     child.on("exit", (code, signal) => {
       done();
-      resolve(code ?? 128 + (signal ? signalNumber(signal) : 1));
+      resolve(exitStatus(code, signal));
     });
   });
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return (
-    (
-      { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Partial<Record<NodeJS.Signals, number>>
-    )[sig] ?? 1
-  );
 }

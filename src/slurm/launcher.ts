@@ -6,6 +6,7 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
 import { PcoccError } from "../util/errors.js";
+import { exitStatus } from "../util/exit-status.js";
 import { expandHostlist } from "./hostlist.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { pcoccCommand } from "./pcocc-command.js";
@@ -162,7 +163,8 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     keeper?.close();
     await ks?.close();
     await rm(clusterDir, { recursive: true, force: true });
-    if (err instanceof PcoccError || interrupts.fired) return interrupts.fired ? 130 : 255;
+    if (interrupts.fired) return exitStatus(null, interrupts.fired);
+    if (err instanceof PcoccError) return 255;
     throw err;
   }
 
@@ -244,7 +246,7 @@ async function supervise(
     interrupts.onSignal(() => void stopCluster(step));
     const exit = await step.exited;
     process.stderr.write(`${describeStepExit(exit, step.lastLines(20))}\n`);
-    return exit.code ?? 1;
+    return exitStatus(exit.code, exit.signal);
   }
   const front = startFront(o, env);
   const frontExit = new Promise<number>((resolve) => {
@@ -254,7 +256,7 @@ async function supervise(
       );
       resolve(127);
     });
-    front.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+    front.on("exit", (code, signal) => resolve(exitStatus(code, signal)));
   });
   interrupts.onSignal((sig) => {
     front.kill(sig === "SIGINT" ? "SIGHUP" : sig);
@@ -277,7 +279,7 @@ async function supervise(
   await new Promise((r) => setTimeout(r, 1000));
   clearTimeout(kill);
   signalAll(tree, "SIGKILL");
-  return code === 0 ? (first.exit.code ?? 1) : code;
+  return code === 0 ? exitStatus(first.exit.code, first.exit.signal) : code;
 }
 
 function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv): ChildProcess {

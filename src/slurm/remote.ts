@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { PcoccError } from "../util/errors.js";
+import { exitStatus } from "../util/exit-status.js";
 import { openCluster, reverseNatPort } from "./cluster-info.js";
 import { nodeAddress } from "./commands.js";
 import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";
@@ -25,7 +26,7 @@ function runClient(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
     });
     child.on("exit", (code, signal) => {
       process.off("SIGINT", ignore);
-      resolve(code ?? (signal ? 128 + 2 : 1));
+      resolve(exitStatus(code, signal));
     });
   });
 }
