@@ -1,0 +1,15 @@
+export {
+  decodeLaunchRequest,
+  decodeLauncherReport,
+  decodeTaskEnv,
+  encodeLaunchRequest,
+  encodeLauncherReport,
+  encodeTaskEnv,
+  LAUNCHER_VERB,
+  TASK_HANDOVER_ENV,
+  withoutTaskHandover,
+  type LaunchRequest,
+  type LauncherReport,
+  type ProcessRef,
+  type TaskHandover,
+} from "./task-handover.js";
