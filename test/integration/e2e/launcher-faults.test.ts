@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userExec, type LabInfo } from "../../../src/lab/index.js";
 import { processTree } from "../../../src/slurm/process-tree.js";
+import { exitStatus } from "../../../src/util/exit-status.js";
 import { processStartTime } from "../../../src/util/proc.js";
 import {
   e2eSetup,
@@ -48,6 +49,13 @@ describe("the launcher and the front process fail loudly and leave nothing behin
 
   beforeAll(async () => {
     ({ info, userData, baseline } = await e2eSetup({ secondUser: true }));
+    // each user's first job, on one node: it creates their keystore account (the second user's ckpt below
+    // must get as far as the job), and a first job on several nodes is issue 10's fault 13, not tested here
+    for (const user of [info.user, info.user2]) {
+      const first = spawnPcocc(info, ["alloc", "-N1", "-c1", "-E", "true", `${TINY}:1`], { user });
+      const code = await Promise.race([first.exited, new Promise((r) => setTimeout(r, 120_000, "hung"))]);
+      expect(code, `${user.name}'s first job:\n${first.out.stderr}`).toBe(0);
+    }
   });
 
   it("the -E script killed by SIGTERM: pcocc alloc exits 143", async () => {
@@ -71,10 +79,6 @@ describe("the launcher and the front process fail loudly and leave nothing behin
   });
 
   it("kill -9 of the launcher: one clear line, non-zero, nothing left on the login node or the nodes", async () => {
-    // the second user's first job gives them their keystore account, so their ckpt below gets as far as the job
-    const first = spawnPcocc(info, ["alloc", "-N1", "-c1", "-E", "true", `${TINY}:1`], { user: info.user2 });
-    const firstCode = await Promise.race([first.exited, new Promise((r) => setTimeout(r, 120_000, "hung"))]);
-    expect(firstCode, `${info.user2.name}'s first job:\n${first.out.stderr}`).toBe(0);
     const home = info.user.home;
     const files = { launcher: `${home}/e2e-launcher.pid`, sleeper: `${home}/e2e-sleeper.pid` };
     await userExec(info, ["rm", "-f", files.launcher, files.sleeper]);
@@ -107,9 +111,19 @@ describe("the launcher and the front process fail loudly and leave nothing behin
       }));
       expect(tree.map((p) => p.cmd).join("\n")).toMatch(/^srun .*--vm/m);
       expect(tree.map((p) => p.cmd)).toContain("sleep 600");
+      // pcocc alloc's own end, not its pipes': an orphaned script would hold those open
+      const allocExit = new Promise<number | string>((resolve) => {
+        const t = setTimeout(resolve, 120_000, "still running after 120 s");
+        run.child.once("exit", (c, sig) => {
+          clearTimeout(t);
+          resolve(exitStatus(c, sig));
+        });
+      });
       process.kill(launcher, "SIGKILL");
-      const code = await run.exited;
+      const code = await allocExit;
+      expect(typeof code, run.out.stderr).toBe("number");
       expect(code, run.out.stderr).not.toBe(0);
+      await Promise.race([run.exited, new Promise((r) => setTimeout(r, 30_000))]);
       const lines = run.out.stderr.split("\n").filter((l) => /launcher/.test(l));
       expect(lines, run.out.stderr).toEqual([
         `pcocc: the launcher of job ${jobId} was killed before the cluster ended: its script and hypervisors are ended`,
