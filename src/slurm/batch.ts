@@ -3,10 +3,10 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
-import { batchManagerArgs, batchManagerEnv, launcherArgs, prepareLaunch } from "./alloc.js";
+import { batchManagerArgs, batchManagerEnv, launchRequest, launcherCommand, prepareLaunch } from "./alloc.js";
 import { BATCH_OPTIONS, launchOptions, splitBatchArgs } from "./batch-args.js";
 import { runCommand } from "./commands.js";
-import { pcoccCommand, shellQuote } from "./pcocc-command.js";
+import { shellQuote } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
 /**
@@ -27,7 +27,7 @@ export function batchWrapper(launcher: string[], hostScript?: string): string {
     );
   }
   lines.push(
-    `${launcher.map((a) => (a === HOST_SCRIPT ? '"$TEMP_HOST_SCRIPT"' : shellQuote(a))).join(" ")} &`,
+    `${launcher.map(withHostScript).join(" ")} &`,
     "PCOCC_PID=$!",
     "trap 'kill -15 $PCOCC_PID; echo \"Signal received, waiting for pcocc to exit\"; SIGNAL=1' SIGTERM SIGINT",
     "while true; do SIGNAL=0; wait $PCOCC_PID; RET=$?; [[ $SIGNAL -eq 0 ]] && break; done",
@@ -40,6 +40,15 @@ export function batchWrapper(launcher: string[], hostScript?: string): string {
 
 /** Stands for the embedded host script's path in the launcher's argv. */
 export const HOST_SCRIPT = "<host-script>";
+
+/** One launcher argument for the wrapper, the host script's path substituted where HOST_SCRIPT stands. */
+function withHostScript(arg: string): string {
+  if (!arg.includes(HOST_SCRIPT)) return shellQuote(arg);
+  return arg
+    .split(HOST_SCRIPT)
+    .map((part) => (part === "" ? "" : shellQuote(part)))
+    .join('"$TEMP_HOST_SCRIPT"');
+}
 
 /** `pcocc batch`: submits the wrapper with sbatch and prints sbatch's answer (the job id). */
 export async function batch(args: string[]): Promise<number> {
@@ -58,12 +67,11 @@ export async function batch(args: string[]): Promise<number> {
     });
   }
   const { config, cluster, password } = await prepareLaunch(split.definition, o);
-  const launcher = pcoccCommand(
-    ...launcherArgs(
-      { ...o, script: hostScript === undefined ? undefined : HOST_SCRIPT, wait: hostScript === undefined },
-      split.definition,
-    ),
-  );
+  const launcher = launcherCommand({
+    ...launchRequest(split.definition, o),
+    script: hostScript === undefined ? undefined : HOST_SCRIPT,
+    wait: hostScript === undefined ? true : undefined,
+  });
   const wrapper = join(tmpdir(), `pcocc.batch.${process.pid}.${randomBytes(4).toString("hex")}`);
   await writeFile(wrapper, batchWrapper(launcher, hostScript), { mode: 0o700 });
   try {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { PcoccError } from "../util/index.js";
+import { exitStatus, PcoccError } from "../util/index.js";
 import { openCluster, reverseNatPort } from "./cluster-info.js";
 import { nodeAddress } from "./commands.js";
 import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";
@@ -25,7 +25,7 @@ function runClient(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
     });
     child.on("exit", (code, signal) => {
       process.off("SIGINT", ignore);
-      resolve(code ?? (signal ? 128 + 2 : 1));
+      resolve(exitStatus(code, signal));
     });
   });
 }

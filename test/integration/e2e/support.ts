@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { nodeExec, userExec, userSpawn, type LabInfo, type LabUser } from "../../../src/lab/index.js";
 import { run } from "../../../src/lab/procs.js";
+import { exitStatus } from "../../../src/util/exit-status.js";
 import { useLab } from "../../support/lab.js";
 
 /**
@@ -277,7 +278,7 @@ export function spawnPcocc(
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (out.stdout += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (out.stderr += d));
   const exited = new Promise<number>((resolve) =>
-    child.on("close", (code, sig) => resolve(code ?? (sig ? 128 : 1))),
+    child.on("close", (code, sig) => resolve(exitStatus(code, sig))),
   );
   return { child, out, exited };
 }
