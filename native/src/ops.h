@@ -23,6 +23,7 @@ enum class OpType {
   Spawn,
   TxCsumOff,
   LinkDelGroup,
+  FlockTry,
 };
 
 struct Op {
@@ -30,6 +31,10 @@ struct Op {
   std::string name, kind, peer, peerNetns, master, netns, mac, local, address, dst, via, dev, path, value, json;
   int mtu = -1, up = -1, vni = -1, port = -1, uid = -1, gid = -1;
   long long group = -1;
+  // VXLAN source-port range (IFLA_VXLAN_PORT_RANGE); -1: the kernel's default (the ephemeral range).
+  int srcPortMin = -1, srcPortMax = -1;
+  // flockTry: an open file descriptor of the caller's process.
+  int fd = -1;
   bool onlink = false;
   // Idempotence: deleting something absent, or creating something present, is not an error.
   bool ifExists = false, mayExist = false;

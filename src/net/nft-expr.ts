@@ -13,3 +13,9 @@ export const prefixOf = (s: Subnet, str: string): unknown => ({ prefix: { addr: 
 export const addRule =
   (table: { family: string; table: string }) =>
   (chain: string, expr: unknown[]): unknown => ({ add: { rule: { ...table, chain, expr } } });
+
+/** `meta l4proto { tcp, udp }`: NAT may only pick ports for these (nft requires the match first). */
+export const L4_PORTS = match({ meta: { key: "l4proto" } }, { set: ["tcp", "udp"] });
+
+/** Source ports NAT hands out to VM traffic: never a privileged one. */
+export const UNPRIVILEGED_PORTS = { range: [1024, 65535] };

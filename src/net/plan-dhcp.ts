@@ -17,7 +17,13 @@ export interface DhcpDnsPart extends BridgePart {
  * DHCP/DNS of an L3 network, on its master node only: a namespace on the bridge (.255.253, ff:ff:fd) where
  * dnsmasq answers with the planned address (`mac,ip,vmN.<domain>`) of every VM of the network.
  */
-export function planDhcpDns(ctx: NetContext, routerNs: string, int: Subnet, domain: string): DhcpDnsPart {
+export function planDhcpDns(
+  ctx: NetContext,
+  routerNs: string,
+  int: Subnet,
+  domain: string,
+  user = "nobody",
+): DhcpDnsPart {
   const s = ctx.jn.net.settings;
   const name = ctx.jn.net.name;
   const netns = `${routerNs}_dns`;
@@ -51,11 +57,13 @@ export function planDhcpDns(ctx: NetContext, routerNs: string, int: Subnet, doma
     {
       kind: "file",
       path: hostsPath,
+      owner: user,
       content: all.map((v) => `${v.ip} ${v.host}.${domain} ${v.host}\n`).join(""),
     },
     {
       kind: "file",
       path: dhcpPath,
+      owner: user,
       content: all.map((v) => `${v.mac},${v.ip},${v.host},infinite\n`).join(""),
     },
   ];
@@ -81,7 +89,7 @@ export function planDhcpDns(ctx: NetContext, routerNs: string, int: Subnet, doma
       kind: "daemon",
       netns,
       pidFile,
-      argv: dnsmasqArgv({ net: ctx.jn.net, int, dns, gw, domain, hostsPath, dhcpPath, pidFile }),
+      argv: dnsmasqArgv({ net: ctx.jn.net, int, dns, gw, domain, hostsPath, dhcpPath, pidFile, user }),
     },
   };
 }
@@ -95,6 +103,7 @@ function dnsmasqArgv(o: {
   hostsPath: string;
   dhcpPath: string;
   pidFile: string;
+  user: string;
 }): string[] {
   const s = o.net.settings;
   const search = s["dns-search"] ? `${o.domain},${s["dns-search"]}` : o.domain;
@@ -102,6 +111,8 @@ function dnsmasqArgv(o: {
     "/usr/sbin/dnsmasq",
     "--conf-file=/dev/null",
     `--pid-file=${o.pidFile}`,
+    // It reads its host files after dropping to this account: they are readable by it alone.
+    `--user=${o.user}`,
     "--dhcp-authoritative",
     "--leasefile-ro",
     "--dhcp-lease-max=65536",

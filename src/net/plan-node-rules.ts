@@ -1,6 +1,7 @@
 import type { PcoccConfig } from "../config/index.js";
 import { extIp, subnet } from "./addressing.js";
-import { addRule, IP_DADDR, IP_SADDR, match, prefixOf } from "./nft-expr.js";
+import { addRule, IP_DADDR, IP_SADDR, L4_PORTS, match, prefixOf, UNPRIVILEGED_PORTS } from "./nft-expr.js";
+import { VXLAN_PORT } from "./plan-tunnel.js";
 
 /** The node-level nftables table (`setup init`), and the name of each router namespace's own table. */
 export const NODE_TABLE = "pcocc";
@@ -30,36 +31,73 @@ export function jobRuleset(table: string, inputRules: unknown[][], natRules: unk
   return { nftables: cmds };
 }
 
-/** Node-level objects of every L3 network (`setup init`): forwarding policy and masquerade. */
+/**
+ * Node-level objects (`setup init`): forwarding policy and masquerade of every L3 network, the guard
+ * that keeps VMs off the node's own services, and the one that keeps VXLAN to the node's tunnels.
+ */
 export function planInit(config: PcoccConfig): { doc: unknown; forwarding: boolean } {
   const t = { family: "ip", table: NODE_TABLE };
+  const chain = (name: string, type: string, hook: string, prio: number): unknown => ({
+    add: { chain: { ...t, name, type, hook, prio, policy: "accept" } },
+  });
   const cmds: unknown[] = [
     { add: { table: { family: "ip", name: NODE_TABLE } } },
     { delete: { table: { family: "ip", name: NODE_TABLE } } },
     { add: { table: { family: "ip", name: NODE_TABLE } } },
-    { add: { chain: { ...t, name: "forward", type: "filter", hook: "forward", prio: 0, policy: "accept" } } },
-    {
-      add: {
-        chain: { ...t, name: "postrouting", type: "nat", hook: "postrouting", prio: 100, policy: "accept" },
-      },
-    },
+    chain("forward", "filter", "forward", 0),
+    chain("postrouting", "nat", "postrouting", 100),
+    chain("input", "filter", "input", 0),
+    chain("output", "filter", "output", 0),
+    // Only the node's own tunnel endpoints (kernel sockets, no owning user) send VXLAN: a local user's
+    // datagram to a peer's VXLAN port is dropped here (peers also drop it by its unprivileged source port).
+    addRule(t)("output", [
+      match({ payload: { protocol: "udp", field: "dport" } }, VXLAN_PORT),
+      match({ meta: { key: "skuid" } }, 0, "!="),
+      { counter: null },
+      { drop: null },
+    ]),
   ];
   let forwarding = false;
-  const rule = addRule(t);
   for (const net of Object.values(config.networks)) {
     if (net.type !== "ethernet" || net.settings["network-layer"] !== "L3") continue;
-    const ext = subnet(net.settings["ext-network"], `ext-network of ${net.name}`);
-    const e = prefixOf(ext, extIp(ext, -1));
     if (net.settings["manage-ip-forward"]) forwarding = true;
-    // No job reaches another job's external addresses (rnat from a VM to another job's VM included).
-    cmds.push(rule("forward", [match(IP_SADDR, e), match(IP_DADDR, e), { drop: null }]));
-    if (net.settings["allow-outbound"] === "none")
-      cmds.push(
-        rule("forward", [match(IP_SADDR, e), match({ ct: { key: "state" } }, "new", "in"), { drop: null }]),
-      );
-    cmds.push(rule("postrouting", [match(IP_SADDR, e), match(IP_DADDR, e, "!="), { masquerade: null }]));
+    cmds.push(...externalNetworkRules(net.settings["ext-network"], net.name, net.settings["allow-outbound"]));
   }
   return { doc: { nftables: cmds }, forwarding };
+}
+
+/** What the node does with the traffic of one L3 network's external addresses (its VMs, NATed by routers). */
+function externalNetworkRules(extNetwork: string, name: string, outbound: string | undefined): unknown[] {
+  const rule = addRule({ family: "ip", table: NODE_TABLE });
+  const ext = subnet(extNetwork, `ext-network of ${name}`);
+  const e = prefixOf(ext, extIp(ext, -1));
+  const fromVm = match(IP_SADDR, e);
+  const leaving = [fromVm, match(IP_DADDR, e, "!=")];
+  return [
+    // A VM's root is the job's user: nothing on the node (slurmd, sshd, any listener on any of its
+    // addresses) is theirs to reach. Replies to connections the node opened (pcocc ssh on the node) pass.
+    rule("input", [
+      fromVm,
+      match({ ct: { key: "state" } }, ["established", "related"], "in"),
+      { accept: null },
+    ]),
+    rule("input", [fromVm, { counter: null }, { drop: null }]),
+    // No job reaches another job's external addresses (rnat from a VM to another job's VM included).
+    rule("forward", [fromVm, match(IP_DADDR, e), { drop: null }]),
+    // Nor another node's tunnel endpoint (that is the node's, see the output chain).
+    rule("forward", [
+      fromVm,
+      match({ payload: { protocol: "udp", field: "dport" } }, VXLAN_PORT),
+      { counter: null },
+      { drop: null },
+    ]),
+    ...(outbound === "none"
+      ? [rule("forward", [fromVm, match({ ct: { key: "state" } }, "new", "in"), { drop: null }])]
+      : []),
+    // Never a privileged source port: outside, "port < 1024" means "root on this node" (NFSv3 sec=sys).
+    rule("postrouting", [...leaving, L4_PORTS, { masquerade: { port: UNPRIVILEGED_PORTS } }]),
+    rule("postrouting", [...leaving, { masquerade: null }]),
+  ];
 }
 
 export function planCleanupTables(): unknown {

@@ -1,7 +1,7 @@
 import { PcoccError } from "../util/errors.js";
 import { extGatewayIp, extIp, gatewayIp, routerMac, subnet, vmIp, type Subnet } from "./addressing.js";
 import type { NetOp } from "./native.js";
-import { addRule, IP_DADDR, IP_SADDR, match } from "./nft-expr.js";
+import { addRule, IP_DADDR, IP_SADDR, L4_PORTS, match, UNPRIVILEGED_PORTS } from "./nft-expr.js";
 import { NODE_TABLE } from "./plan-node-rules.js";
 import type { BridgePart, NetContext, NodePlan, Step, VmTap } from "./plan-types.js";
 
@@ -139,8 +139,18 @@ function routerRuleset(vms: VmAddrs[], vmPort: number | undefined): unknown {
       },
       { add: { chain: { ...t, name: "fwd", type: "filter", hook: "forward", prio: 0, policy: "accept" } } },
       ...vms.map((v) => rule("pre", [fromExt, match(IP_DADDR, v.ext), { dnat: { addr: v.int } }])),
-      ...vms.map((v) => rule("post", [toExt, match(IP_SADDR, v.int), { snat: { addr: v.ext } }])),
+      // Privileged source ports stay inside the job here too (the node's masquerade also remaps them).
+      ...vms.flatMap((v) => [
+        rule("post", [
+          toExt,
+          match(IP_SADDR, v.int),
+          L4_PORTS,
+          { snat: { addr: v.ext, port: UNPRIVILEGED_PORTS } },
+        ]),
+        rule("post", [toExt, match(IP_SADDR, v.int), { snat: { addr: v.ext } }]),
+      ]),
       // Other sources of the private network (the DNS forwarder) share the router's first address.
+      rule("post", [toExt, L4_PORTS, { masquerade: { port: UNPRIVILEGED_PORTS } }]),
       rule("post", [toExt, { masquerade: null }]),
       fromExtAccept(match({ ct: { key: "state" } }, ["established", "related"], "in")),
       ...(vmPort === undefined

@@ -3,6 +3,11 @@ import { IP_SADDR, match } from "./nft-expr.js";
 import type { BridgePart, NetContext } from "./plan-types.js";
 
 export const VXLAN_PORT = 4789;
+/**
+ * Source ports of the job's kernel VXLAN devices: privileged, so no unprivileged process can send a
+ * datagram that passes for one (VM traffic is NATed to ports >= 1024 as well), and peers accept no other.
+ */
+export const VXLAN_SRC_PORTS: [number, number] = [512, 1023];
 
 export interface TunnelPart extends BridgePart {
   /** Node input-chain rules guarding this network's VNI. */
@@ -42,18 +47,27 @@ export function planTunnel(ctx: NetContext, nodeAddrs: string[]): TunnelPart {
     vni: ctx.alloc.vni,
     local: localAddr,
     port: VXLAN_PORT,
+    srcPortMin: VXLAN_SRC_PORTS[0],
+    srcPortMax: VXLAN_SRC_PORTS[1],
     mtu: s.mtu,
     up: true,
     group: ctx.job.jobId,
   });
   for (const a of peerAddrs) part.rootOps.push({ op: "fdbAppend", name: vx, dst: a });
   part.ports.push({ name: vx, type: "", protected: true });
-  part.inputRules.push([
+  const thisVni = [
     match({ payload: { protocol: "udp", field: "dport" } }, VXLAN_PORT),
     match({ payload: { base: "th", offset: 96, len: 24 } }, ctx.alloc.vni),
-    match(IP_SADDR, { set: peerAddrs }, "!="),
-    { counter: null },
-    { drop: null },
-  ]);
+  ];
+  // Frames of this VNI come from a peer node's tunnel device only: its address and its source ports.
+  part.inputRules.push(
+    [...thisVni, match(IP_SADDR, { set: peerAddrs }, "!="), { counter: null }, { drop: null }],
+    [
+      ...thisVni,
+      match({ payload: { protocol: "udp", field: "sport" } }, { range: VXLAN_SRC_PORTS }, "!="),
+      { counter: null },
+      { drop: null },
+    ],
+  );
   return part;
 }

@@ -42,6 +42,8 @@ export interface NodeFacts {
   hostDomain: string;
   /** /run/pcocc */
   runDir: string;
+  /** Account dnsmasq drops to after start-up (default: `nobody`, dnsmasq's own default). */
+  dnsmasqUser?: string;
 }
 
 export interface NetAllocation {
@@ -54,7 +56,8 @@ export type Step =
   | { kind: "ops"; netns?: string; ops: NetOp[] }
   | { kind: "ovs-bridge"; bridge: OvsBridgeSpec }
   | { kind: "nft"; netns?: string; doc: unknown }
-  | { kind: "file"; path: string; content: string }
+  /** Root's alone (0600), or only `owner`'s (0400): the account a daemon reads it as. */
+  | { kind: "file"; path: string; content: string; owner?: string }
   | { kind: "daemon"; netns: string; argv: string[]; pidFile: string };
 
 /** Everything a job made on a node; `delete` and `cleanup` remove exactly this. */

@@ -225,7 +225,9 @@ function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>):
   const router = l3 ? planRouter(ctx, taps.taps) : undefined;
   const rnat = router ? planReverseNat(ctx, taps.taps, router.vmAddrs, usedPorts) : undefined;
   const dhcp =
-    router && jn.master === job.nodeRank ? planDhcpDns(ctx, router.netns, router.int, domain) : undefined;
+    router && jn.master === job.nodeRank
+      ? planDhcpDns(ctx, router.netns, router.int, domain, facts.dnsmasqUser)
+      : undefined;
   const parts: BridgePart[] = [taps, tunnel, ...(router ? [router] : []), ...(dhcp ? [dhcp] : [])];
   const steps: Step[] = [
     ...[dhcp?.netns, router?.netns].flatMap((n): Step[] => (n ? [{ kind: "netns", name: n }] : [])),
