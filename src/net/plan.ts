@@ -12,7 +12,9 @@
  *   dhcp    ──┘             L3 master node only: veth into the DHCP/DNS namespace (.255.253, ff:ff:fd)
  *
  * - L2 isolation: one bridge and one VNI per job network; VXLAN from any address but the job's peer
- *   nodes is dropped (nftables, by VNI and source) and OVS vxlan ports only accept their remote_ip.
+ *   nodes, or from a source port outside the tunnel devices' privileged range, is dropped (nftables, by
+ *   VNI, source and source port) and OVS vxlan ports only accept their remote_ip. Local users' sockets
+ *   and VMs cannot send to the VXLAN port at all (node output/forward chains, planInit).
  * - Protected ports never talk to each other: no tunnel-to-tunnel forwarding (split horizon, so the full
  *   mesh cannot loop) and every node's router only serves its local VMs. Routers on all nodes share the
  *   gateway address but not their MAC, so a remote router's frames never move the local gateway's
@@ -20,7 +22,8 @@
  * - L3: each local VM gets a cluster-wide unique external address (ext-network, from the etcd
  *   allocator). The router namespace does 1:1 NAT int↔ext and forwards to the host over a point-to-point
  *   veth (host side holds the ext gateway address, host routes ext/32 to it). The host masquerades ext
- *   traffic to the outside and drops ext→ext traffic, so two jobs never reach each other. Reverse NAT:
+ *   traffic to the outside from unprivileged ports only, drops ext→ext traffic, so two jobs never reach
+ *   each other, and drops ext→node (the node's own services), replies to the node's connections aside. Reverse NAT:
  *   a per-node host port DNATs to the VM's ext address and vm-port, which the router maps to the VM.
  * - dnsmasq (one per job per L3 network, master node) answers DHCP with the planned address
  *   (`mac,ip,vmN.<domain>`) and DNS for `vmN.<domain>`; it is exec'd with argv in its namespace.
