@@ -29,11 +29,15 @@ export function register(program: Command): void {
           await net.setupInit(config, so);
           break;
         case "cleanup": {
-          const { reclaimed, strays } = await net.setupCleanup(config, {
+          const { reclaimed, kept, strays } = await net.setupCleanup(config, {
             ...so,
             liveJobs: await (await import("../../slurm/index.js")).liveJobIds(),
           });
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
+          if (kept.length)
+            console.error(
+              `Kept the network objects of running jobs ${kept.join(", ")} and the node-level rules they use`,
+            );
           const n = Object.values(strays).flat().length;
           if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
           break;
