@@ -183,7 +183,7 @@ export async function buildVmSpec(
     restore,
     userDataFile: task.userData,
     mounts: task.mounts,
-    stateDir: defaultVmStateDir(task.jobId, task.rank, env),
+    stateDir: defaultVmStateDir(task.jobId, task.rank),
   };
 }
 
@@ -200,7 +200,7 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
   try {
     const job = await joinJob(ks, { jobId: Number(task.jobId) });
     const hostname = `vm${task.rank}`;
-    const stateDir = defaultVmStateDir(task.jobId, task.rank, env);
+    const stateDir = defaultVmStateDir(task.jobId, task.rank);
     publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
     let spec: VmSpec;
     try {

@@ -18,12 +18,14 @@ export type { CheckpointOptions, CheckpointManifest, CheckpointVmMeta } from "./
 export type { SaveLayerOptions, SavedLayer, SaveRevisionOptions } from "./save.js";
 export type { JobProgress } from "./block-job.js";
 export { progressLine } from "./progress.js";
+export { locateLocalVm, vmStatePaths, parseVmName, parseVmSet } from "./paths.js";
 export {
-  locateLocalVm,
-  vmStatePaths,
+  createJobStateDir,
   defaultVmStateDir,
-  parseVmName,
-  parseVmSet,
-  removeJobStateDirs,
-} from "./paths.js";
+  jobStateDir,
+  jobStateDirIds,
+  removeJobStateDir,
+  VM_STATE_ROOT,
+} from "./job-state.js";
+export type { JobOwner } from "./job-state.js";
 export type { VmEndpoint, VmInfo, VmStatePaths } from "./paths.js";

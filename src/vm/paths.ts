@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
+import { defaultVmStateDir } from "./job-state.js";
 
 /** File names inside a VM's state directory (pcocc's names where pcocc had one). */
 export interface VmStatePaths {
@@ -31,31 +32,6 @@ export function vmStatePaths(dir: string): VmStatePaths {
     consoleLog: join(dir, "console.log"),
     info: join(dir, "vm.json"),
   };
-}
-
-/** pcocc's per-VM directory: `${PCOCC_TMPDIR:-${TMPDIR:-/tmp}}/.pcocc_<jobid>_vm_<rank>`. */
-export function defaultVmStateDir(jobId: string, rank: number, env: NodeJS.ProcessEnv = process.env): string {
-  if (!/^[A-Za-z0-9_.-]+$/.test(jobId)) throw new PcoccError(`invalid job id ${jobId}`);
-  return join(env.PCOCC_TMPDIR || env.TMPDIR || "/tmp", `.pcocc_${jobId}_vm_${rank}`);
-}
-
-/**
- * Root's end-of-job sweep on a node: a hypervisor killed with SIGKILL never removes its state dir (its
- * QEMU dies with it). Only `<base>/.pcocc_<job>_vm_<N>` directories owned by the job's user are removed,
- * and never through a symlink. Returns the names removed.
- */
-export async function removeJobStateDirs(jobId: number, uid: number, base = "/tmp"): Promise<string[]> {
-  const { lstat, readdir, rm } = await import("node:fs/promises");
-  const pattern = new RegExp(`^\\.pcocc_${jobId}_vm_\\d+$`);
-  const removed: string[] = [];
-  for (const name of await readdir(base)) {
-    if (!pattern.test(name)) continue;
-    const st = await lstat(join(base, name));
-    if (!st.isDirectory() || st.uid !== uid) continue;
-    await rm(join(base, name), { recursive: true, force: true });
-    removed.push(name);
-  }
-  return removed;
 }
 
 /** What the hypervisor records about its VM for the other verbs (`vm.json`). */

@@ -106,7 +106,21 @@ function diskArgs(disk: NonNullable<QemuPlan["disk"]>): string[] {
 
 /** The whole QEMU command line for one VM; pure so it can be checked without starting anything. */
 export function buildQemuArgv(plan: QemuPlan): string[] {
-  const custom = plan.customArgs;
+  return [
+    ...machineArgs(plan),
+    ...(plan.disk ? diskArgs(plan.disk) : []),
+    ...seedArgs(plan),
+    ...bootArgs(plan),
+    ...plan.nics.flatMap((nic, i) => nicArgs(nic, i, plan.vhostNet ?? false)),
+    ...userNetArgs(plan),
+    ...plan.mounts.flatMap(mountArgs),
+    ...monitorArgs(plan),
+    ...(plan.incomingFd !== undefined ? ["-incoming", `fd:${plan.incomingFd}`] : []),
+    ...plan.customArgs,
+  ];
+}
+
+function machineArgs(plan: QemuPlan): string[] {
   const argv: string[] = [plan.binary, "-name", `${optValue(plan.name)},debug-threads=on`];
   argv.push("-machine", `type=${optValue(plan.machine)}`);
   if (plan.accel === "kvm") argv.push("-accel", "kvm", "-cpu", plan.cpuModel ?? "host");
@@ -116,77 +130,83 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
   }
   argv.push("-S", "-nodefaults", "-no-user-config", "-display", "none", "-rtc", "base=utc");
   argv.push("-m", `${plan.memoryMiB}M`, "-smp", `${plan.vcpus},sockets=${plan.vcpus},cores=1,threads=1`);
-
-  const fsMounts = plan.mounts.filter((m) => m.type === "virtio-fs");
-  if (fsMounts.length > 0)
+  // virtiofsd maps the guest's memory: it must be a shared file
+  if (plan.mounts.some((m) => m.type === "virtio-fs"))
     argv.push(
       "-object",
       `memory-backend-file,id=mem,size=${plan.memoryMiB}M,mem-path=/dev/shm,share=on`,
       "-numa",
       "node,memdev=mem",
     );
+  return argv;
+}
 
-  if (plan.disk) argv.push(...diskArgs(plan.disk));
-  if (plan.seedPath)
-    argv.push(
-      "-blockdev",
-      `driver=file,node-name=seed-file,filename=${optValue(plan.seedPath)},read-only=on`,
-      "-blockdev",
-      "driver=raw,node-name=seed,file=seed-file,read-only=on",
+function seedArgs(plan: QemuPlan): string[] {
+  if (!plan.seedPath) return [];
+  return [
+    "-blockdev",
+    `driver=file,node-name=seed-file,filename=${optValue(plan.seedPath)},read-only=on`,
+    "-blockdev",
+    "driver=raw,node-name=seed,file=seed-file,read-only=on",
+    "-device",
+    "virtio-blk-pci,id=vblk-seed,drive=seed",
+  ];
+}
+
+/** A direct kernel boot, or disk then cdrom; custom args naming -append/-boot win. */
+function bootArgs(plan: QemuPlan): string[] {
+  const custom = plan.customArgs;
+  if (!plan.kernel) return custom.includes("-boot") ? [] : ["-boot", "order=cd"];
+  const argv = ["-kernel", plan.kernel.path];
+  if (plan.kernel.initrd) argv.push("-initrd", plan.kernel.initrd);
+  if (!custom.includes("-append")) argv.push("-append", plan.kernel.args);
+  return argv;
+}
+
+function nicArgs(nic: NicSpec, i: number, vhostNet: boolean): string[] {
+  const model = nic.model ?? "virtio-net";
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap)) throw new PcoccError(`invalid tap name ${nic.tap}`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac))
+    throw new PcoccError(`invalid MAC address ${nic.mac}`);
+  const vhost = vhostNet ? ",vhost=on" : "";
+  const csum = model.startsWith("virtio") && !nic.csumOffload ? ",csum=off" : "";
+  return [
+    "-netdev",
+    `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no${vhost}`,
+    "-device",
+    `${optValue(model)},id=nic${i},netdev=net${i},mac=${nic.mac}${csum}`,
+  ];
+}
+
+function userNetArgs(plan: QemuPlan): string[] {
+  if (!plan.userNet) return [];
+  const fwd = (plan.userNet.hostfwd ?? []).map((f) => `,hostfwd=${optValue(f)}`).join("");
+  return ["-netdev", `user,id=usernet${fwd}`, "-device", "virtio-net-pci,id=usernic,netdev=usernet"];
+}
+
+function mountArgs(m: QemuPlan["mounts"][number], i: number): string[] {
+  if (!/^[A-Za-z0-9_-]+$/.test(m.tag)) throw new PcoccError(`invalid mount tag ${m.tag}`);
+  if (m.type !== "virtio-fs") {
+    const ro = m.readonly ? ",readonly=on" : "";
+    return [
+      "-fsdev",
+      `local,id=fs${i},path=${optValue(m.path)},security_model=none${ro}`,
       "-device",
-      "virtio-blk-pci,id=vblk-seed,drive=seed",
-    );
-
-  if (plan.kernel) {
-    argv.push("-kernel", plan.kernel.path);
-    if (plan.kernel.initrd) argv.push("-initrd", plan.kernel.initrd);
-    if (!custom.includes("-append")) argv.push("-append", plan.kernel.args);
-  } else if (!custom.includes("-boot")) {
-    argv.push("-boot", "order=cd");
+      `virtio-9p-pci,fsdev=fs${i},mount_tag=${m.tag}`,
+    ];
   }
+  if (m.readonly) throw new PcoccError("Read-only mounts are not supported with virtio-fs");
+  if (!m.virtiofsSocket) throw new PcoccError(`virtio-fs mount ${m.tag} has no virtiofsd socket`);
+  return [
+    "-chardev",
+    `socket,id=char_fs_${i},path=${optValue(m.virtiofsSocket)}`,
+    "-device",
+    `vhost-user-fs-pci,queue-size=1024,chardev=char_fs_${i},tag=${m.tag}`,
+  ];
+}
 
-  plan.nics.forEach((nic, i) => {
-    const model = nic.model ?? "virtio-net";
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap)) throw new PcoccError(`invalid tap name ${nic.tap}`);
-    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac))
-      throw new PcoccError(`invalid MAC address ${nic.mac}`);
-    const vhost = plan.vhostNet ? ",vhost=on" : "";
-    const csum = model.startsWith("virtio") && !nic.csumOffload ? ",csum=off" : "";
-    argv.push(
-      "-netdev",
-      `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no${vhost}`,
-      "-device",
-      `${optValue(model)},id=nic${i},netdev=net${i},mac=${nic.mac}${csum}`,
-    );
-  });
-  if (plan.userNet) {
-    const fwd = (plan.userNet.hostfwd ?? []).map((f) => `,hostfwd=${optValue(f)}`).join("");
-    argv.push("-netdev", `user,id=usernet${fwd}`, "-device", "virtio-net-pci,id=usernic,netdev=usernet");
-  }
-
-  plan.mounts.forEach((m, i) => {
-    if (!/^[A-Za-z0-9_-]+$/.test(m.tag)) throw new PcoccError(`invalid mount tag ${m.tag}`);
-    if (m.type === "virtio-fs") {
-      if (m.readonly) throw new PcoccError("Read-only mounts are not supported with virtio-fs");
-      if (!m.virtiofsSocket) throw new PcoccError(`virtio-fs mount ${m.tag} has no virtiofsd socket`);
-      argv.push(
-        "-chardev",
-        `socket,id=char_fs_${i},path=${optValue(m.virtiofsSocket)}`,
-        "-device",
-        `vhost-user-fs-pci,queue-size=1024,chardev=char_fs_${i},tag=${m.tag}`,
-      );
-    } else {
-      const ro = m.readonly ? ",readonly=on" : "";
-      argv.push(
-        "-fsdev",
-        `local,id=fs${i},path=${optValue(m.path)},security_model=none${ro}`,
-        "-device",
-        `virtio-9p-pci,fsdev=fs${i},mount_tag=${m.tag}`,
-      );
-    }
-  });
-
-  argv.push(
+function monitorArgs(plan: QemuPlan): string[] {
+  return [
     "-qmp",
     `unix:${optValue(plan.controlQmpSocket)},server=on,wait=off`,
     "-qmp",
@@ -199,8 +219,5 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     "rng-random,filename=/dev/urandom,id=rng0",
     "-device",
     "virtio-rng-pci,rng=rng0",
-  );
-  if (plan.incomingFd !== undefined) argv.push("-incoming", `fd:${plan.incomingFd}`);
-  argv.push(...custom);
-  return argv;
+  ];
 }

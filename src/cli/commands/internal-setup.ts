@@ -22,6 +22,7 @@ export function register(program: Command): void {
       const { loadConfig } = await import("../../config/index.js");
       const jobs = await import("../../job/index.js");
       const net = await import("../../net/index.js");
+      const vm = await import("../../vm/index.js");
       const config = await loadConfig({ user: false });
       const so = { ovsdbSocket: opts.ovsdbSocket };
       switch (action) {
@@ -29,10 +30,10 @@ export function register(program: Command): void {
           await net.setupInit(config, so);
           break;
         case "cleanup": {
-          const { reclaimed, kept, strays } = await net.setupCleanup(config, {
-            ...so,
-            liveJobs: await (await import("../../slurm/index.js")).liveJobIds(),
-          });
+          const liveJobs = await (await import("../../slurm/index.js")).liveJobIds();
+          const { reclaimed, kept, strays } = await net.setupCleanup(config, { ...so, liveJobs });
+          for (const id of await vm.jobStateDirIds())
+            if (!liveJobs.includes(id)) await vm.removeJobStateDir(id);
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
           if (kept.length)
             console.error(
@@ -44,6 +45,7 @@ export function register(program: Command): void {
         }
         case "create": {
           const job = jobs.setupCreateJobFromEnv(process.env);
+          await vm.createJobStateDir(job);
           await jobs.beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so));
           break;
         }
@@ -52,9 +54,7 @@ export function register(program: Command): void {
           try {
             await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
           } finally {
-            const { removeJobStateDirs } = await import("../../vm/index.js");
-            const removed = await removeJobStateDirs(job.jobId, job.uid);
-            if (removed.length) console.error(`Removed state of killed hypervisors: ${removed.join(" ")}`);
+            await vm.removeJobStateDir(job.jobId);
           }
           break;
         }

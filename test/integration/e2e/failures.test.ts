@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeExec, userExec, type LabInfo } from "../../../src/lab/index.js";
+import { defaultVmStateDir } from "../../../src/vm/index.js";
 import {
   e2eSetup,
   expectJobGone,
@@ -56,7 +57,7 @@ describe("failures end with a clear message and clean nodes", () => {
     expect(during.links?.length, JSON.stringify(during)).toBeGreaterThan(0);
     expect(during.processes?.length, JSON.stringify(during)).toBeGreaterThan(0);
     const pid = await waitUntil("vm1's hypervisor pid", async () => {
-      const r = await nodeExec(node, ["sh", "-c", `cat \${PCOCC_TMPDIR:-/tmp}/.pcocc_${jobId}_vm_1/vm.json`]);
+      const r = await nodeExec(node, ["cat", `${defaultVmStateDir(jobId, 1)}/vm.json`]);
       return r.code === 0 ? (JSON.parse(r.stdout) as { pid: number }).pid : undefined;
     });
     const k = await nodeExec(node, ["kill", "-9", String(pid)]);

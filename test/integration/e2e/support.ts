@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { nodeExec, userExec, userSpawn, type LabInfo, type LabUser } from "../../../src/lab/index.js";
 import { run } from "../../../src/lab/procs.js";
 import { exitStatus } from "../../../src/util/exit-status.js";
+import { VM_STATE_ROOT } from "../../../src/vm/index.js";
 import { useLab } from "../../support/lab.js";
 
 /**
@@ -121,7 +122,7 @@ export async function nodeSnapshot(info: LabInfo, node: LabInfo["nodes"][number]
       // processes living in this node's network namespace
       'me=$(readlink /proc/self/ns/net); for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = "$me" ] || continue; c=$(tr "\\0" " " < $p/cmdline 2>/dev/null); case "$c" in *dnsmasq*|*qemu-system*|*"internal run"*) echo "$c";; esac; done',
     ]),
-    lines(info, node, ["sh", "-c", "ls -a ${PCOCC_TMPDIR:-/tmp} | grep '^\\.pcocc_' || true"]),
+    lines(info, node, ["sh", "-c", `ls -A ${VM_STATE_ROOT} 2>/dev/null || true`]),
   ]);
   return { links, netns, ovs, nft, processes: procs, stateDirs };
 }

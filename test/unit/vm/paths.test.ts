@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultVmStateDir, parseVmName, parseVmSet } from "../../../src/vm/paths.js";
+import { defaultVmStateDir, jobStateDir } from "../../../src/vm/job-state.js";
+import { parseVmName, parseVmSet } from "../../../src/vm/paths.js";
 
 describe("VM names and state dirs", () => {
   it("parses pcocc VM sets", () => {
@@ -12,12 +13,11 @@ describe("VM names and state dirs", () => {
     expect(() => parseVmName("vmx")).toThrow(/invalid vm name/);
   });
 
-  it("places state dirs like pcocc and refuses odd job ids", () => {
-    expect(defaultVmStateDir("42", 3, { PCOCC_TMPDIR: "/scratch", TMPDIR: "/t" })).toBe(
-      "/scratch/.pcocc_42_vm_3",
-    );
-    expect(defaultVmStateDir("42", 0, { TMPDIR: "/t" })).toBe("/t/.pcocc_42_vm_0");
-    expect(defaultVmStateDir("42", 0, {})).toBe("/tmp/.pcocc_42_vm_0");
-    expect(() => defaultVmStateDir("../x", 0, {})).toThrow(/invalid job id/);
+  it("keeps each VM's state in its job's directory under root's and refuses odd job ids", () => {
+    expect(defaultVmStateDir("42", 3)).toBe("/run/pcocc/vm-state/job-42/vm3");
+    expect(defaultVmStateDir(42, 0, "/srv/state")).toBe("/srv/state/job-42/vm0");
+    expect(jobStateDir(7)).toBe("/run/pcocc/vm-state/job-7");
+    for (const bad of ["../x", "", "1/2", "1 ", "12345678901"])
+      expect(() => defaultVmStateDir(bad, 0), bad).toThrow(/invalid job id/);
   });
 });
