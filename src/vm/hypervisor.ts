@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
+import type { Server } from "node:net";
 import { isAbsolute } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -12,6 +13,7 @@ import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { planQemu, virtiofsSockets } from "./qemu-plan.js";
 import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, exitStatus, QemuProcess } from "./qemu-process.js";
+import { listenForSaves } from "./save-guard.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
 import { mountsFromTemplate, type VmSpec, type VmStateChange } from "./spec.js";
 
@@ -101,11 +103,13 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let qemu: QemuProcess | undefined;
   let control: QmpClient | undefined;
   let proxy: ConsoleProxy | undefined;
+  let saves: Server | undefined;
   try {
     const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
     control = await connectQemu(spec, qemu, paths);
+    saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
     await writeVmInfo(spec, paths, qemu, decision.accel);
@@ -118,6 +122,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     throw err;
   } finally {
     stop.dispose();
+    saves?.close();
     control?.close();
     await proxy?.close();
     await qemu?.kill();
