@@ -91,5 +91,10 @@ export function runOnVmNode(
     opts.pty ? "--pty" : "-u",
     ...pcoccArgv,
   ];
-  return runClient("srun", args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
+  // srun dies with us (its SIGTERM ends the step): the verb must not go on on the node, e.g. a save
+  // committing a revision after the user saw it fail
+  return runClient("setpriv", ["--pdeathsig", "TERM", "--", "srun", ...args], {
+    ...process.env,
+    [ON_VM_NODE_ENV]: "1",
+  });
 }

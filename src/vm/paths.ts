@@ -16,6 +16,8 @@ export interface VmStatePaths {
   consoleSocket: string;
   consoleLog: string;
   info: string;
+  /** Where `pcocc save` tells the hypervisor about its block job (see save-guard.ts). */
+  saveGuardSocket: string;
 }
 
 export function vmStatePaths(dir: string): VmStatePaths {
@@ -31,6 +33,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     consoleSocket: join(dir, "pcocc_console_socket"),
     consoleLog: join(dir, "console.log"),
     info: join(dir, "vm.json"),
+    saveGuardSocket: join(dir, "save_guard_socket"),
   };
 }
 
