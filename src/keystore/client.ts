@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Etcd3, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
+import type { Etcd3, IEvent, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
 import { PcoccError } from "../util/index.js";
 
 /** One key as read from etcd; `value` is the parsed JSON (unchecked: etcd contents are untrusted input). */
@@ -326,17 +326,10 @@ export class Keystore {
       // events still to come, so it must not be used to drop or skip anything.
       const base = revision;
       w.on("data", (res) => {
-        let changed = false;
-        for (const ev of res.events) {
-          const rev = Number(ev.kv.mod_revision);
-          if (rev <= base) continue; // already in the snapshot this watch started from
-          const key = ev.kv.key.toString("utf8");
-          if (ev.type === "Put") entries.set(key, decode(ev.kv) as Entry<T>);
-          else entries.delete(key);
-          revision = Math.max(revision, rev);
-          changed = true;
-        }
-        if (changed && !stopped) onChange(entries, revision);
+        const latest = applyEvents(entries, res.events, base);
+        if (latest === undefined) return;
+        revision = Math.max(revision, latest);
+        if (!stopped) onChange(entries, revision);
       });
       w.on("disconnected", () => {
         lostConnection = true;
@@ -515,4 +508,21 @@ export class Keystore {
     this.closed = true;
     this.etcd.close();
   }
+}
+
+/**
+ * Applies a watch response's events newer than `base` (the snapshot the watch started from) to `entries`;
+ * returns the newest event revision applied, or undefined when nothing changed.
+ */
+function applyEvents<T>(entries: Map<string, Entry<T>>, events: IEvent[], base: number): number | undefined {
+  let latest: number | undefined;
+  for (const ev of events) {
+    const rev = Number(ev.kv.mod_revision);
+    if (rev <= base) continue;
+    const key = ev.kv.key.toString("utf8");
+    if (ev.type === "Put") entries.set(key, decode(ev.kv) as Entry<T>);
+    else entries.delete(key);
+    latest = Math.max(latest ?? 0, rev);
+  }
+  return latest;
 }
