@@ -17,7 +17,8 @@ OpType opType(const std::string& s) {
       {"tapAdd", OpType::TapAdd},     {"addrAdd", OpType::AddrAdd},     {"routeAdd", OpType::RouteAdd},
       {"fdbAppend", OpType::FdbAppend}, {"linkList", OpType::LinkList}, {"netnsAdd", OpType::NetnsAdd},
       {"netnsDel", OpType::NetnsDel}, {"sysctl", OpType::Sysctl},       {"nft", OpType::Nft},
-      {"spawn", OpType::Spawn}, {"txCsumOff", OpType::TxCsumOff}, {"linkDelGroup", OpType::LinkDelGroup}};
+      {"spawn", OpType::Spawn}, {"txCsumOff", OpType::TxCsumOff}, {"linkDelGroup", OpType::LinkDelGroup},
+      {"flockTry", OpType::FlockTry}};
   for (auto& [name, t] : table)
     if (s == name) return t;
   throw std::runtime_error("unknown operation " + s);
@@ -89,6 +90,9 @@ Op parseOp(const Napi::Object& o) {
   op.up = num(o, "up");
   op.vni = num(o, "vni");
   op.port = num(o, "port");
+  op.srcPortMin = num(o, "srcPortMin");
+  op.srcPortMax = num(o, "srcPortMax");
+  op.fd = num(o, "fd");
   op.uid = id(o, "uid");
   op.gid = id(o, "gid");
   {

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -145,6 +146,10 @@ void linkAdd(Netlink& nl, const Op& op) {
     }
     m.putU16(IFLA_VXLAN_PORT, htons(uint16_t(op.port > 0 ? op.port : 4789)));
     m.putU8(IFLA_VXLAN_LEARNING, 0);
+    if (op.srcPortMin > 0 && op.srcPortMax >= op.srcPortMin) {
+      ifla_vxlan_port_range r{htons(uint16_t(op.srcPortMin)), htons(uint16_t(op.srcPortMax))};
+      m.put(IFLA_VXLAN_PORT_RANGE, &r, sizeof r);
+    }
     m.end(data);
   } else if (op.kind != "bridge" && op.kind != "dummy") {
     throw std::runtime_error("unsupported link kind " + op.kind);
@@ -354,6 +359,15 @@ void sysctlWrite(const Op& op) {
   if (write(f.fd, op.value.data(), op.value.size()) < 0) throw SysError(errno, "write " + op.path);
 }
 
+// An exclusive flock on an open file, without waiting: "1" taken, "0" held by another open file. The kernel
+// drops it with the last descriptor, so a dead holder never needs its lock taken over.
+std::string flockTry(const Op& op) {
+  if (op.fd < 0) throw std::runtime_error("flockTry needs a file descriptor");
+  if (flock(op.fd, LOCK_EX | LOCK_NB) == 0) return "1";
+  if (errno == EWOULDBLOCK) return "0";
+  throw SysError(errno, "flock");
+}
+
 // fork + exec in the batch's namespace (the child inherits the calling thread's namespaces). Waits for the
 // child: daemons such as dnsmasq report start-up failure through their first process's exit status.
 std::string spawnWait(const Op& op) {
@@ -461,6 +475,7 @@ std::vector<std::string> runBatch(const std::string& netnsPath, const std::vecto
           case OpType::Spawn: r = spawnWait(op); break;
           case OpType::TxCsumOff: txCsumOff(op); break;
           case OpType::LinkDelGroup: linkDelGroup(rt(), op); break;
+          case OpType::FlockTry: r = flockTry(op); break;
         }
       } catch (const SysError& e) {
         throw SysError(e.code, opLabel(op) + ": " + e.what(), false);

@@ -23,6 +23,7 @@ enum class OpType {
   Spawn,
   TxCsumOff,
   LinkDelGroup,
+  FlockTry,
 };
 
 struct Op {
@@ -32,6 +33,10 @@ struct Op {
   // Unsigned 32-bit ids (uid_t/gid_t) held wider so that -1 can mean "not given".
   long long uid = -1, gid = -1;
   long long group = -1;
+  // VXLAN source-port range (IFLA_VXLAN_PORT_RANGE); -1: the kernel's default (the ephemeral range).
+  int srcPortMin = -1, srcPortMax = -1;
+  // flockTry: an open file descriptor of the caller's process.
+  int fd = -1;
   bool onlink = false;
   // Idempotence: deleting something absent, or creating something present, is not an error.
   bool ifExists = false, mayExist = false;

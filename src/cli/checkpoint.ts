@@ -29,9 +29,12 @@ export async function checkpointCluster(dirArg: string, opts: CheckpointCliOptio
     const ranks = parseVmSet(opts.vms);
     return (await checkpointLocal(dir, ranks, { jobId: opts.jobid, force: opts.force })) ? 0 : 255;
   }
-  await prepareDir(dir, opts.force === true);
+  // the user's mistakes first, before asking SLURM and etcd; nothing is created before the job is known
+  await checkDir(dir, opts.force === true);
+  const ready = () => prepareDir(dir);
   if (opts.stateDir) {
     const ep = await locateLocalVm({ stateDir: opts.stateDir });
+    await ready();
     const ok = await checkpointLocal(dir, [ep.info.rank], { stateDir: opts.stateDir, force: opts.force });
     return ok ? 0 : 255;
   }
@@ -42,6 +45,7 @@ export async function checkpointCluster(dirArg: string, opts: CheckpointCliOptio
     (set) => ["ckpt", dir, "--vms", set, ...(opts.force ? ["-F"] : [])],
     {
       pty: false,
+      ready,
       here: async (ranks, jobId) => {
         localOk = await checkpointLocal(dir, ranks, { jobId, force: opts.force });
       },
@@ -58,12 +62,16 @@ export async function checkpointCluster(dirArg: string, opts: CheckpointCliOptio
 }
 
 /** DIR's parent must exist; DIR itself only with -F (pcocc's rule). */
-async function prepareDir(dir: string, force: boolean): Promise<void> {
+async function checkDir(dir: string, force: boolean): Promise<void> {
   const parent = await stat(dirname(dir)).catch(() => undefined);
   if (!parent?.isDirectory()) throw new PcoccError(`unable to create ${dir}: ${dirname(dir)} does not exist`);
   const st = await stat(dir).catch(() => undefined);
   if (st && !force) throw new PcoccError(`${dir} already exists (use -F to overwrite the checkpoint in it)`);
   if (st && !st.isDirectory()) throw new PcoccError(`${dir} is not a directory`);
+}
+
+/** Once the cluster is known to be the user's: DIR, without the manifest of an earlier checkpoint. */
+async function prepareDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await rm(checkpointManifestPath(dir), { force: true });
 }

@@ -17,6 +17,11 @@ export interface HopOptions {
   waitRunning?: boolean;
   /** The verb's work on this node's VMs, run while the other nodes do theirs. */
   here?: (ranks: number[], jobId?: string) => Promise<void>;
+  /**
+   * Run once the job is known to be the user's running cluster, before any VM is acted on: what the verb
+   * creates (ckpt's directory) must not exist for a job it then refuses.
+   */
+  ready?: () => Promise<void>;
 }
 
 /**
@@ -33,6 +38,7 @@ export async function hopToVmNodes(
 ): Promise<{ ranks: number[]; jobId?: string; hopCodes: number[]; definition?: string; total: number }> {
   if (opts.stateDir) {
     if (ranks === "all") throw new PcoccError("--state-dir names a single VM");
+    await hop.ready?.();
     await hop.here?.(ranks, opts.jobid);
     return { ranks, jobId: opts.jobid, hopCodes: [], total: ranks.length };
   }
@@ -41,6 +47,7 @@ export async function hopToVmNodes(
   const p = await placeVms({ jobId: opts.jobid, jobName: opts.jobname, user: opts.user }, ranks, {
     waitRunning: hop.waitRunning,
   });
+  await hop.ready?.();
   const [hopCodes] = await Promise.all([
     Promise.all([...p.remote].map(([node, rs]) => hopToNode(p, node, verbArgs(vmSet(rs)), { pty: hop.pty }))),
     hop.here?.(p.local, p.jobId),

@@ -31,12 +31,22 @@ export const batchSchema = z
       .object({
         "etcd-servers": z.array(nonEmpty).min(1, "needs at least one server"),
         "etcd-client-port": port,
-        "etcd-protocol": z.enum(["http", "https"]),
+        // https unless said otherwise: the keystore passwords cross the network
+        "etcd-protocol": z.enum(["http", "https"]).default("https"),
         "etcd-auth-type": z.enum(["password", "munge", "none"]),
-        "etcd-ca-cert": nonEmpty.optional(),
+        "etcd-ca-cert": z.string().startsWith("/", "must be an absolute path").optional(),
         "batch-args": z.array(z.string()).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((s, ctx) => {
+        // a CA with http would look like TLS to whoever reads the file while passwords go in clear
+        if (s["etcd-ca-cert"] !== undefined && s["etcd-protocol"] === "http")
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["etcd-ca-cert"],
+            message: "is only used with etcd-protocol https",
+          });
+      }),
   })
   .strict();
 export type BatchConfig = z.infer<typeof batchSchema>;

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { lstat, readdir, rm, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
-import { type BlobEntry, planGc } from "./gc.js";
+import { type BlobEntry, planGc, type StagingEntry } from "./gc.js";
 import { isBlobHash } from "./meta.js";
 import type { Repository } from "./repository.js";
 import { type ReposConfig, asUri, findRepository, locateImage, repositories } from "./resolve.js";
@@ -131,7 +131,11 @@ export async function repoGc(config: ReposConfig, repoName: string): Promise<GcR
   const result: GcResult = { repo: repo.name, blobsDeleted: 0, stagingDeleted: 0, freedBytes: 0 };
   if (!(await repo.exists())) return result;
   const now = Date.now();
-  const stagingEntries = await readdir(repo.tmpDir).catch(() => [] as string[]);
+  const stagingEntries: StagingEntry[] = [];
+  for (const name of await readdir(repo.tmpDir).catch(() => [] as string[])) {
+    const st = await lstat(join(repo.tmpDir, name)).catch(() => undefined);
+    if (st) stagingEntries.push({ name, mtimeMs: st.mtimeMs });
+  }
   const referenced = new Set<string>();
   for (const r of await repo.listRevisions()) {
     for (const h of (await repo.readMeta(r.name, r.revision)).data_blobs) referenced.add(h);

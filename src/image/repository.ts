@@ -12,6 +12,7 @@ import {
   stat,
   unlink,
   writeFile,
+  utimes,
 } from "node:fs/promises";
 import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
@@ -24,7 +25,7 @@ import {
   parseMetaFileName,
   serializeMeta,
 } from "./meta.js";
-import { newStagingName } from "./staging.js";
+import { HEARTBEAT_MS, newStagingName } from "./staging.js";
 
 const REPO_VERSION = 2;
 
@@ -257,16 +258,26 @@ export class Repository {
 }
 
 export class Staging {
+  /** Touches the entry while this process uses it (see staging.ts); never keeps the process alive. */
+  private readonly heartbeat: NodeJS.Timeout;
+
   constructor(
     readonly repo: Repository,
     readonly dir: string,
-  ) {}
+  ) {
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      void utimes(dir, now, now).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
 
   file(name: string): string {
     return join(this.dir, name);
   }
 
   async release(): Promise<void> {
+    clearInterval(this.heartbeat);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -30,6 +30,8 @@ export interface CommittedRevision {
 export interface SaveTarget {
   /** Where to write the new layer: inside the target repository, so committing it is a rename. */
   path: string;
+  /** The staging entry holding `path`; `addRevision` commits from it instead of making another. */
+  staging: Staging;
   release(): Promise<void>;
 }
 
@@ -47,7 +49,7 @@ export async function prepareSaveTarget(
       ? targetRepository(config, asUri(opts.dest))
       : findRepository(config, (await resolveImage(config, uri)).repo);
   const staging = await repo.createStaging();
-  return { path: staging.file("save.qcow2"), release: () => staging.release() };
+  return { path: staging.file("save.qcow2"), staging, release: () => staging.release() };
 }
 
 /**
@@ -61,7 +63,14 @@ export async function addRevision(
   config: ReposConfig,
   uri: string | ImageUri,
   layerPath: string,
-  opts: { full?: boolean; dest?: string } = {},
+  opts: {
+    full?: boolean;
+    dest?: string;
+    /** The save's own staging entry: one entry for the whole save, so its cleanup is all there is. */
+    target?: SaveTarget;
+    /** Checked last before the revision appears: an interrupted save commits nothing. */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CommittedRevision> {
   const full = opts.full === true;
   let base: ResolvedImage | undefined;
@@ -104,23 +113,15 @@ export async function addRevision(
   if (!full && basename(header.backingFile!) !== basename(base!.topPath)) {
     await qemuImg(["rebase", "-q", "-F", "qcow2", "-b", base!.topPath, layerPath]);
   }
-  const staging = await repo.createStaging();
+  const reuse = opts.target?.staging.repo.path === repo.path ? opts.target.staging : undefined;
+  const staging = reuse ?? (await repo.createStaging());
   const chain: string[] = [];
   try {
-    const layer = staging.file("layer");
-    await moveInto(layerPath, layer);
-    if (!full) {
-      await ensureBlobs(repo, staging, base!);
-      const top = base!.meta.data_blobs.at(-1)!;
-      const backing = Repository.relativeBacking(top);
-      if (!(await setQcow2Backing(layer, backing)))
-        await qemuImg(["rebase", "-u", "-F", "qcow2", "-b", backing, layer]);
-      chain.push(...base!.meta.data_blobs);
-    }
-    chain.push(await repo.commitBlob(layer));
+    chain.push(...(await stageLayer(repo, staging, layerPath, full ? undefined : base)));
+    opts.signal?.throwIfAborted();
     revision = await writeNextRevision(repo, staging, name, revision, chain, base, opts.dest === undefined);
   } finally {
-    await staging.release();
+    if (!reuse) await staging.release();
   }
   const topPath = repo.blobPath(chain.at(-1)!);
   return {
@@ -130,6 +131,31 @@ export async function addRevision(
     uri: formatImageUri({ repo: repo.name, name, revision }),
     topPath,
   };
+}
+
+/**
+ * Moves `layerPath` into `staging`, points it at `base`'s top blob (none: a full, standalone layer) and
+ * commits it as a blob. Returns the new revision's chain of blobs.
+ */
+async function stageLayer(
+  repo: Repository,
+  staging: Staging,
+  layerPath: string,
+  base: ResolvedImage | undefined,
+): Promise<string[]> {
+  const chain: string[] = [];
+  const layer = staging.file("layer");
+  await moveInto(layerPath, layer);
+  if (base) {
+    await ensureBlobs(repo, staging, base);
+    const top = base.meta.data_blobs.at(-1)!;
+    const backing = Repository.relativeBacking(top);
+    if (!(await setQcow2Backing(layer, backing)))
+      await qemuImg(["rebase", "-u", "-F", "qcow2", "-b", backing, layer]);
+    chain.push(...base.meta.data_blobs);
+  }
+  chain.push(await repo.commitBlob(layer));
+  return chain;
 }
 
 /** A new layer on top of the image giving it a larger virtual size (the guest grows its filesystem itself). */

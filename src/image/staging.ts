@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 /**
  * Work in progress lives in `.tmp/<pid>.<startMs>.<rand>.<host>/`. The name tells `repo gc` whether its owner
  * may still be running (same host and pid alive, or another host's entry younger than a day) and since when
- * blobs it may have committed exist without a meta file yet.
+ * blobs it may have committed exist without a meta file yet. Its writer also touches the entry every
+ * HEARTBEAT_MS, so gc on another host can tell an abandoned entry (e.g. of a killed save) from a live one.
  */
 export interface StagingName {
   pid: number;
@@ -13,7 +14,10 @@ export interface StagingName {
 }
 
 const PATTERN = /^([0-9]+)\.([0-9]+)\.[0-9a-f]+\.(.+)$/;
-const FOREIGN_HOST_GRACE_MS = 24 * 3600 * 1000;
+export const FOREIGN_HOST_GRACE_MS = 24 * 3600 * 1000;
+export const HEARTBEAT_MS = 60_000;
+/** Ten missed heartbeats: well past clock differences between hosts and a busy writer's timer delays. */
+export const STALE_HEARTBEAT_MS = 10 * HEARTBEAT_MS;
 
 export function newStagingName(now = Date.now()): string {
   return `${process.pid}.${now}.${randomBytes(4).toString("hex")}.${hostname()}`;
@@ -42,4 +46,19 @@ export function stagingLive(
   if (!entry) return false;
   if (entry.host === ctx.host) return ctx.alive(entry.pid);
   return ctx.now - entry.startMs < FOREIGN_HOST_GRACE_MS;
+}
+
+/**
+ * Whether gc may delete a staging entry: its writer is gone (same host), or stopped touching it or started
+ * over a day ago (another host). Deleting a live writer's entry by mistake only makes its commit fail: the
+ * entry holds its files.
+ */
+export function stagingAbandoned(
+  entry: StagingName | undefined,
+  heartbeatMs: number,
+  ctx: { now: number; host: string; alive: (pid: number) => boolean },
+): boolean {
+  if (!entry) return true;
+  if (entry.host === ctx.host) return !ctx.alive(entry.pid);
+  return ctx.now - heartbeatMs > STALE_HEARTBEAT_MS || !stagingLive(entry, ctx);
 }

@@ -16,3 +16,18 @@ export { SETUP_ENV, setupIdentityFromEnv, setupCreateJobFromEnv } from "./setup-
 export type { SetupIdentity, SetupCreateJob } from "./setup-env.js";
 export { beginJobOnNode, endJobOnNode } from "./lifecycle.js";
 export type { LifecycleOptions } from "./lifecycle.js";
+export {
+  decodeLaunchRequest,
+  decodeLauncherReport,
+  decodeTaskEnv,
+  encodeLaunchRequest,
+  encodeLauncherReport,
+  encodeTaskEnv,
+  LAUNCHER_VERB,
+  TASK_HANDOVER_ENV,
+  withoutTaskHandover,
+  type LaunchRequest,
+  type LauncherReport,
+  type ProcessRef,
+  type TaskHandover,
+} from "./task-handover.js";

@@ -1,4 +1,5 @@
-import type { Etcd3, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
+import { randomBytes } from "node:crypto";
+import type { Etcd3, IEvent, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
 import { PcoccError } from "../util/index.js";
 
 /** One key as read from etcd; `value` is the parsed JSON (unchecked: etcd contents are untrusted input). */
@@ -38,6 +39,12 @@ export interface ConnectOptions {
   callTimeoutMs?: number;
 }
 
+/** A positive int64, never 0 (0 asks etcd to choose). */
+function randomLeaseId(): string {
+  const id = randomBytes(8).readBigUInt64BE() & ((1n << 63n) - 1n);
+  return id === 0n ? "1" : id.toString();
+}
+
 /** etcd refuses txns with more operations than --max-txn-ops (128 by default). */
 const MAX_TXN_OPS = 128;
 const CAS_MAX_ATTEMPTS = 200;
@@ -62,6 +69,11 @@ function decode(kv: IKeyValue): Entry {
 function encode(value: unknown): string {
   return JSON.stringify(value);
 }
+
+/** etcd refuses a read whose permission check raced an auth change; the same call succeeds again. */
+const AUTH_RETRIES = 8;
+const isAuthRevisionOld = (err: unknown): boolean =>
+  err instanceof Error && /revision of auth store is old/.test(err.message);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -117,14 +129,31 @@ export class Keystore {
     return new Keystore(new Etcd3(options), opts.user?.name ?? "", opts.endpoints);
   }
 
-  /** Turns library errors into messages a user can act on; everything else is left as is. */
+  /**
+   * Runs one etcd call with translated errors. A call that raced a change of etcd's auth (another node's
+   * setup adding a user's role: "revision of auth store is old") is retried on a fresh token.
+   */
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new PcoccError(`keystore: ${what} after close`);
-    try {
-      return await fn();
-    } catch (err) {
-      throw this.translate(what, err);
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new PcoccError(`keystore: ${what} after close`);
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isAuthRevisionOld(err) || attempt >= AUTH_RETRIES) throw this.translate(what, err);
+        this.dropToken();
+        await sleep(Math.random() * 10 * attempt);
+      }
     }
+  }
+
+  /**
+   * etcd3 re-authenticates by itself only on "invalid auth token"; a token from before an auth change (JWT
+   * tokens carry the auth revision) must be dropped too, and etcd3 1.x has no public call for that.
+   */
+  private dropToken(): void {
+    const pool = (this.etcd as unknown as { pool?: { authenticator?: { invalidateMetadata?: () => void } } })
+      .pool;
+    pool?.authenticator?.invalidateMetadata?.();
   }
 
   translate(what: string, err: unknown): unknown {
@@ -151,6 +180,15 @@ export class Keystore {
           cause: err,
         },
       );
+    }
+    if (isAuthRevisionOld(err)) {
+      return new PcoccError(`Keystore: etcd's authentication kept changing during ${what}; try again`, {
+        cause: err,
+      });
+    }
+    // anything else etcd answered is a fact about the keystore, not a bug of pcocc
+    if (/^(GRPC|Etcd)\w*Error$/.test(name)) {
+      return new PcoccError(`Keystore error (${what}): ${err.message}`, { cause: err });
     }
     return err;
   }
@@ -288,17 +326,10 @@ export class Keystore {
       // events still to come, so it must not be used to drop or skip anything.
       const base = revision;
       w.on("data", (res) => {
-        let changed = false;
-        for (const ev of res.events) {
-          const rev = Number(ev.kv.mod_revision);
-          if (rev <= base) continue; // already in the snapshot this watch started from
-          const key = ev.kv.key.toString("utf8");
-          if (ev.type === "Put") entries.set(key, decode(ev.kv) as Entry<T>);
-          else entries.delete(key);
-          revision = Math.max(revision, rev);
-          changed = true;
-        }
-        if (changed && !stopped) onChange(entries, revision);
+        const latest = applyEvents(entries, res.events, base);
+        if (latest === undefined) return;
+        revision = Math.max(revision, latest);
+        if (!stopped) onChange(entries, revision);
       });
       w.on("disconnected", () => {
         lostConnection = true;
@@ -392,11 +423,22 @@ export class Keystore {
     }
   }
 
+  /**
+   * Grants a lease with an id chosen at random: etcd's own ids count up, and anyone who can guess a lease id
+   * can keep it alive or list its keys (etcd 3.4 checks no permission for either).
+   */
   async grantLease(ttlSeconds: number): Promise<string> {
-    const res = await this.call("grant lease", () =>
-      this.etcd.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: "0" }),
-    );
-    return res.ID;
+    for (let attempt = 1; ; attempt++) {
+      const id = randomLeaseId();
+      try {
+        const res = await this.call("grant lease", () =>
+          this.etcd.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: id }),
+        );
+        return res.ID;
+      } catch (err) {
+        if (!(err instanceof Error && /lease already exists/.test(err.message)) || attempt >= 3) throw err;
+      }
+    }
   }
 
   /** Revokes a lease and deletes its keys; a lease already gone is not an error. */
@@ -466,4 +508,21 @@ export class Keystore {
     this.closed = true;
     this.etcd.close();
   }
+}
+
+/**
+ * Applies a watch response's events newer than `base` (the snapshot the watch started from) to `entries`;
+ * returns the newest event revision applied, or undefined when nothing changed.
+ */
+function applyEvents<T>(entries: Map<string, Entry<T>>, events: IEvent[], base: number): number | undefined {
+  let latest: number | undefined;
+  for (const ev of events) {
+    const rev = Number(ev.kv.mod_revision);
+    if (rev <= base) continue;
+    const key = ev.kv.key.toString("utf8");
+    if (ev.type === "Put") entries.set(key, decode(ev.kv) as Entry<T>);
+    else entries.delete(key);
+    latest = Math.max(latest ?? 0, rev);
+  }
+  return latest;
 }

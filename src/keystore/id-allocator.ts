@@ -1,29 +1,22 @@
 import { PcoccError } from "../util/index.js";
 import type { Keystore } from "./client.js";
 import type { JobHandle } from "./jobs.js";
-import { checkJobId, clusterPrefix, collectiveSubKey, globalKey } from "./layout.js";
+import {
+  checkJobId,
+  checkRecord,
+  clusterPrefix,
+  collectiveIds,
+  collectiveSubKey,
+  globalKey,
+  idAllocState,
+  recordOrUndefined,
+  type IdOwner,
+} from "./layout.js";
 
-/** One allocated id and the job that owns it (pcocc's `{pkey_index, batchid}`). */
-export interface IdOwner {
-  id: number;
-  job: number;
-}
+export type { IdOwner };
 
 function parseState(value: unknown, key: string, size: number): IdOwner[] {
-  if (value === undefined) return [];
-  const ok =
-    Array.isArray(value) &&
-    value.every(
-      (e: Partial<IdOwner>) =>
-        e !== null &&
-        typeof e === "object" &&
-        Number.isSafeInteger(e.id) &&
-        e.id! >= 0 &&
-        e.id! < size &&
-        Number.isSafeInteger(e.job),
-    );
-  if (!ok) throw new PcoccError(`corrupt id allocator state in keystore key ${key}`);
-  return value as IdOwner[];
+  return value === undefined ? [] : checkRecord(idAllocState(size), key, value);
 }
 
 /** Lowest-first gap filling: the `count` smallest ids in [0, size) not in `state`. */
@@ -115,12 +108,9 @@ export class IdAllocator {
     opts: { count: number; master: number; nodeRank: number; name: string; timeoutMs?: number },
   ): Promise<number[]> {
     const key = clusterPrefix(job.jobId) + collectiveSubKey(this.keyPath, opts.name);
-    const valid = (v: unknown): number[] | undefined =>
-      Array.isArray(v) &&
-      v.length === opts.count &&
-      v.every((x) => Number.isSafeInteger(x) && x >= 0 && x < this.size)
-        ? (v as number[])
-        : undefined;
+    // a result that is not the requested count of ids is none yet (a master's re-run rewrites it)
+    const format = collectiveIds(opts.count, this.size);
+    const valid = (v: unknown): number[] | undefined => recordOrUndefined(format, v);
     if (opts.nodeRank === opts.master) {
       const existing = valid((await this.ks.get(key))?.value);
       if (existing) return existing;

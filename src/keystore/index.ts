@@ -29,6 +29,14 @@ export {
   leaseRecordKey,
   hostStateKey,
   vmStateKey,
+  netRecordSubKey,
+  rnatSubKey,
   checkJobId,
   checkUserName,
+  checkRecord,
+  recordOrUndefined,
+  CLUSTER_DESCRIPTION,
+  NODE_NET_RECORD,
+  RNAT_PORT,
 } from "./layout.js";
+export type { NodeNetRecord, RecordFormat, VmNic } from "./layout.js";

@@ -1,25 +1,26 @@
-import type { Entry, Keystore, LeaseKeeper, PutItem } from "./client.js";
+import type { Keystore, LeaseKeeper, PutItem } from "./client.js";
 import {
   checkJobId,
+  checkRecord,
   checkUserName,
   clusterPrefix,
   clusterUserPrefix,
   destroyedKey,
   globalUserJobPrefix,
+  LEASE_RECORD,
   leaseRecordKey,
+  rootJobPrefix,
+  recordOrUndefined,
+  rootLeaseKey,
+  userLeaseKey,
+  type JobMarker,
+  type LeaseRecord,
 } from "./layout.js";
 
 /** Long enough to cover the gap between setup create and the launcher's first keep-alive. */
 const DEFAULT_JOB_TTL_SECONDS = 120;
 /** How long the `destroyed` marker guards a job id against a late node of the old job. */
 const DESTROYED_TTL_SECONDS = 600;
-
-interface LeaseRecord {
-  lease: string;
-  userLease: string;
-  user: string;
-  ttl: number;
-}
 
 /** A job's keys as seen by one process: writes get the right lease attached automatically. */
 export interface JobHandle {
@@ -39,16 +40,6 @@ export interface JobHandle {
   putGlobalUser(key: string, value: unknown): Promise<void>;
   /** Keeps both leases alive until closed; `onLost` fires if they vanished (job torn down or expired). */
   keepAlive(onLost?: () => void): LeaseKeeper;
-}
-
-function parseRecord(entry: Entry | undefined): LeaseRecord | undefined {
-  const v = entry?.value as Partial<LeaseRecord> | undefined;
-  if (!v || typeof v !== "object") return undefined;
-  const id = /^[0-9]+$/;
-  if (typeof v.lease !== "string" || !id.test(v.lease)) return undefined;
-  if (typeof v.userLease !== "string" || !id.test(v.userLease)) return undefined;
-  if (typeof v.user !== "string" || typeof v.ttl !== "number") return undefined;
-  return { lease: v.lease, userLease: v.userLease, user: v.user, ttl: v.ttl };
 }
 
 function handle(ks: Keystore, jobId: number, rec: LeaseRecord): JobHandle {
@@ -76,9 +67,25 @@ function handle(ks: Keystore, jobId: number, rec: LeaseRecord): JobHandle {
   };
 }
 
+/** Root's lease record of `jobId`, if any; a malformed one is an error naming its key. */
+async function rootRecord(ks: Keystore, jobId: number): Promise<LeaseRecord | undefined> {
+  const e = await ks.get(rootLeaseKey(jobId));
+  return e && checkRecord(LEASE_RECORD, e.key, e.value);
+}
+
+/** A record root cannot read names no lease to revoke: it is dropped so that the job id can be used again. */
+async function staleRecord(ks: Keystore, jobId: number): Promise<LeaseRecord | undefined> {
+  const e = await ks.get(rootLeaseKey(jobId));
+  if (!e) return undefined;
+  const rec = recordOrUndefined(LEASE_RECORD, e.value);
+  if (!rec) await ks.delete(e.key);
+  return rec;
+}
+
 /**
  * Root setup on node rank 0: starts the job's life in etcd. Leftovers of an earlier job with the same id
- * (a crash before its leases expired, or SLURM job ids restarting) are revoked first.
+ * (a crash before its leases expired, or SLURM job ids restarting) are revoked first. The records go in
+ * one txn, so neither lease is ever without a key of root's (see layout.ts: what keeps other users off).
  */
 export async function beginJob(
   ks: Keystore,
@@ -87,35 +94,44 @@ export async function beginJob(
   const jobId = checkJobId(opts.jobId);
   const user = checkUserName(opts.user);
   const ttl = opts.ttlSeconds ?? DEFAULT_JOB_TTL_SECONDS;
-  const stale = parseRecord(await ks.get(leaseRecordKey(jobId)));
+  const stale = await staleRecord(ks, jobId);
   if (stale) await revokeJob(ks, jobId, stale);
   const [lease, userLease] = await Promise.all([ks.grantLease(ttl), ks.grantLease(ttl)]);
   const rec: LeaseRecord = { lease, userLease, user, ttl };
-  await ks.put(leaseRecordKey(jobId), rec, { lease });
+  const marker: JobMarker = { user };
+  await ks.putMany([
+    { key: rootLeaseKey(jobId), value: rec, lease },
+    { key: leaseRecordKey(jobId), value: marker, lease },
+    { key: userLeaseKey(user, jobId), value: rec, lease: userLease },
+  ]);
   return handle(ks, jobId, rec);
 }
 
 /**
  * Any other process of the job (setup on other nodes, launcher, hypervisors, CLI): waits for node 0's
- * lease record. A record older than the job's `destroyed` marker belongs to the previous job with this id
- * and is ignored, so late nodes never attach keys to a dead lease.
+ * lease record — root reads its own, the job's user their copy (other users have none to read). A root
+ * record older than the job's `destroyed` marker belongs to the previous job with this id and is ignored,
+ * so late nodes never attach keys to a dead lease.
  */
 export async function joinJob(ks: Keystore, opts: { jobId: number; timeoutMs?: number }): Promise<JobHandle> {
   const jobId = checkJobId(opts.jobId);
-  const prefix = clusterPrefix(jobId);
+  const asRoot = ks.user === "" || ks.user === "root";
+  const prefix = asRoot ? rootJobPrefix(jobId) : clusterUserPrefix(checkUserName(ks.user), jobId);
+  const key = asRoot ? rootLeaseKey(jobId) : userLeaseKey(ks.user, jobId);
   const rec = await ks.waitFor(
     prefix,
     (entries) => {
-      const entry = entries.get(leaseRecordKey(jobId));
-      const r = parseRecord(entry);
-      if (!r || !entry) return undefined;
+      const entry = entries.get(key);
+      if (!entry) return undefined;
       const destroyed = entries.get(destroyedKey(jobId));
       if (destroyed && destroyed.modRevision > entry.modRevision) return undefined;
+      const r = checkRecord(LEASE_RECORD, key, entry.value);
+      if (!asRoot && r.user !== ks.user) return undefined;
       return r;
     },
     {
       timeoutMs: opts.timeoutMs ?? 60_000,
-      timeoutMessage: `Timeout waiting for key: ${leaseRecordKey(jobId)} (job ${jobId} not set up in the keystore)`,
+      timeoutMessage: `Timeout waiting for key: ${key} (job ${jobId} not set up in the keystore)`,
     },
   );
   return handle(ks, jobId, rec);
@@ -133,7 +149,7 @@ async function revokeJob(ks: Keystore, jobId: number, rec: LeaseRecord): Promise
 /** Root setup delete on node rank 0: every key of the job disappears now; a marker guards id reuse. */
 export async function endJob(ks: Keystore, jobId: number): Promise<void> {
   checkJobId(jobId);
-  const rec = parseRecord(await ks.get(leaseRecordKey(jobId)));
+  const rec = await rootRecord(ks, jobId);
   if (!rec) return;
   await revokeJob(ks, jobId, rec);
 }

@@ -1,41 +1,24 @@
 import type { Entry, Following, Keystore } from "./client.js";
 import type { JobHandle } from "./jobs.js";
-import { checkJobId, checkUserName, hostStateKey, vmStateKey } from "./layout.js";
+import {
+  checkJobId,
+  checkUserName,
+  HOST_STATE,
+  HOST_STATES,
+  hostStateKey,
+  recordOrUndefined,
+  VM_STATE,
+  VM_STATES,
+  vmStateKey,
+  type HostState,
+  type HostStateName,
+  type RecordFormat,
+  type VmState,
+  type VmStateName,
+} from "./layout.js";
 
-/**
- * Host (per node) and VM (per rank) states, with pcocc's names, priorities and descriptions. The lowest
- * priority among nodes is what a waiting user is shown; `failed` (-1) ends the wait.
- */
-export const HOST_STATES = {
-  "not-started": { priority: 0, desc: "waiting for batch manager" },
-  "network-config": { priority: 1, desc: "configuring networks" },
-  complete: { priority: 2, desc: "done" },
-  failed: { priority: -1, desc: "failed" },
-} as const;
-export type HostStateName = keyof typeof HOST_STATES;
-
-export const VM_STATES = {
-  "not-started": { priority: 0, desc: "waiting for hypervisor" },
-  topology: { priority: 1, desc: "reading host topology" },
-  "temporary-disk": { priority: 2, desc: "creating temporary disk" },
-  "qemu-start": { priority: 3, desc: "starting qemu" },
-  running: { priority: 4, desc: "running" },
-  failed: { priority: -1, desc: "failed" },
-} as const;
-export type VmStateName = keyof typeof VM_STATES;
-
-export interface HostState {
-  state: HostStateName;
-  priority: number;
-  desc: string;
-}
-
-export interface VmState {
-  state: VmStateName;
-  priority: number;
-  desc: string;
-  hostname?: string;
-}
+export { HOST_STATES, VM_STATES };
+export type { HostState, HostStateName, VmState, VmStateName };
 
 function hostState(state: HostStateName, desc?: string): HostState {
   return { state, priority: HOST_STATES[state].priority, desc: desc ?? HOST_STATES[state].desc };
@@ -47,22 +30,21 @@ export function vmState(state: VmStateName, opts: { desc?: string; hostname?: st
   return s;
 }
 
-/** etcd contents are untrusted: anything that is not a well-formed state is dropped. */
-function parseStates<N extends string, S extends { state: N; priority: number; desc: string }>(
+/**
+ * The states under `prefix` by rank. A malformed state is skipped: the rank reads as not started yet, which
+ * is what a waiting reader should see of a state nobody could have meant.
+ */
+function parseStates<S>(
   entries: Map<string, Entry>,
   prefix: string,
-  table: Record<N, { priority: number }>,
+  format: RecordFormat<S>,
 ): Map<number, S> {
   const out = new Map<number, S>();
   for (const [key, e] of entries) {
     const rank = key.slice(prefix.length);
     if (!/^(0|[1-9][0-9]{0,6})$/.test(rank)) continue;
-    const v = e.value as Partial<S> | undefined;
-    if (!v || typeof v !== "object" || typeof v.state !== "string" || !Object.hasOwn(table, v.state))
-      continue;
-    const desc = typeof v.desc === "string" ? v.desc.slice(0, 1000) : "";
-    const s = { ...v, state: v.state, priority: table[v.state as N].priority, desc } as S;
-    out.set(Number(rank), s);
+    const s = recordOrUndefined(format, e.value);
+    if (s !== undefined) out.set(Number(rank), s);
   }
   return out;
 }
@@ -89,7 +71,7 @@ export function watchHostStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = hostStateKey(checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, HOST_STATES)), onError);
+  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, HOST_STATE)), onError);
 }
 
 export function watchVmStates(
@@ -100,5 +82,5 @@ export function watchVmStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = vmStateKey(checkUserName(user), checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, VM_STATES)), onError);
+  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, VM_STATE)), onError);
 }

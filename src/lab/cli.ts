@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from "commander";
-import { constants } from "node:os";
+import { exitStatus } from "../util/exit-status.js";
 import { PcoccError } from "../util/errors.js";
 import type { LabInfo } from "./types.js";
 
@@ -125,9 +125,7 @@ export function buildLabProgram(): Command {
       const child = userSpawn(info, argv, { stdio: "inherit" });
       process.exitCode = await new Promise<number>((resolve) => {
         child.on("error", () => resolve(127));
-        child.on("close", (code, signal) =>
-          resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 1) : 1)),
-        );
+        child.on("close", (code, signal) => resolve(exitStatus(code, signal)));
       });
     });
 

@@ -16,6 +16,7 @@ export function labEnv(info: LabInfo): Record<string, string> {
     PATH: `${join(repoRoot(), "bin")}:${SYSTEM_PATH}`,
     ETCDCTL_API: "3",
     ETCDCTL_ENDPOINTS: info.etcd.endpoints.join(","),
+    ETCDCTL_CACERT: info.etcd.caCert,
     PCOCC_LAB_DIR: info.dir,
     PCOCC_LAB_USER: info.user.name,
     PCOCC_LAB_USER2: info.user2.name,

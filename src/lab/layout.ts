@@ -41,7 +41,7 @@ export function netnsName(node: string): string {
 }
 
 export function etcdEndpoint(): string {
-  return `http://${LAB_NET.controllerIp}:${LAB_NET.etcdClientPort}`;
+  return `https://${LAB_NET.controllerIp}:${LAB_NET.etcdClientPort}`;
 }
 
 /** Root of the source tree / installed package (this file is src/lab/layout.ts or dist/lab/layout.js). */

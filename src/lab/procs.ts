@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { openSync, closeSync, readFileSync, readlinkSync, readdirSync } from "node:fs";
 import { PcoccError } from "../util/errors.js";
+import { exitStatus } from "../util/exit-status.js";
 import { parentPid } from "../util/proc.js";
 
 export interface RunResult {
@@ -33,9 +34,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", reject);
-    child.on("close", (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 + signalNumber(signal) : 1), stdout, stderr }),
-    );
+    child.on("close", (code, signal) => resolve({ code: exitStatus(code, signal), stdout, stderr }));
     child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
@@ -50,11 +49,6 @@ export async function runOk(argv: string[], opts: RunOptions = {}): Promise<stri
     );
   }
   return r.stdout;
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
-  return table[signal] ?? 1;
 }
 
 /**

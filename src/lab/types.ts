@@ -19,7 +19,8 @@ export interface LabInfo {
   slurmConf: string;
   /** system configuration directory of the lab (PCOCC_SYSTEM_CONF_DIR) */
   pcoccConfDir: string;
-  etcd: { endpoints: string[]; rootPasswordFile: string };
+  /** caCert: the lab CA that signed etcd's server certificate (etcd speaks TLS only) */
+  etcd: { endpoints: string[]; rootPasswordFile: string; caCert: string };
   user: LabUser;
   user2: LabUser;
 }

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { labLeftovers, teardownLab } from "./down.js";
-import { setupEtcdAuth, startEtcd } from "./etcd.js";
+import { etcdTlsPaths, setupEtcdAuth, startEtcd } from "./etcd.js";
 import {
   LAB_HOST,
   LAB_NET,
@@ -96,7 +96,7 @@ async function startLab(paths: LabPaths, options: Options, say: (m: string) => v
   await createLabNetwork(nodes, join(paths.run, "net.batch"));
   const ovsDbs = Promise.all(nodes.map((n) => createOvsDb(paths.node(n.name).ovsDb)));
   ovsDbs.catch(() => {});
-  const etcdPid = startEtcd(paths);
+  const etcdPid = await startEtcd(paths);
   const etcdReady = setupEtcdAuth(paths, etcdPid, secrets.etcdPassword);
   etcdReady.catch(() => {});
   const mungedPid = await startMunged(paths);
@@ -110,7 +110,11 @@ async function startLab(paths: LabPaths, options: Options, say: (m: string) => v
     controllerIp: LAB_NET.controllerIp,
     slurmConf: paths.slurmConf,
     pcoccConfDir: paths.pcoccConfDir,
-    etcd: { endpoints: [etcdEndpoint()], rootPasswordFile: paths.etcdPasswordFile },
+    etcd: {
+      endpoints: [etcdEndpoint()],
+      rootPasswordFile: paths.etcdPasswordFile,
+      caCert: etcdTlsPaths(paths).caCert,
+    },
     user,
     user2,
   };
@@ -254,7 +258,11 @@ export function writePcoccConfig(
   paths: LabPaths,
   guests: { cloud: GuestBoot; tiny: GuestBoot } | null,
 ): void {
-  const files = renderPcoccConfig({ imagesRepo: paths.images, guests });
+  const files = renderPcoccConfig({
+    imagesRepo: paths.images,
+    guests,
+    etcdCaCert: etcdTlsPaths(paths).caCert,
+  });
   for (const [name, content] of Object.entries(files)) {
     // keep templates from an earlier up while this one has not prepared the guests (yet)
     if (name === "templates.yaml" && !guests && existsSync(join(paths.pcoccConfDir, name))) continue;

@@ -1,4 +1,5 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readFile } from "node:fs/promises";
 import { PcoccError } from "../util/index.js";
 import { nft, runOps, spawnIn } from "./native.js";
 import { addBridge, deleteBridge } from "./ovs.js";
@@ -36,7 +37,7 @@ export async function applyPlan(plan: NodePlan, opts: ApplyOptions): Promise<voi
           await writeRecord(record);
           break;
         case "file":
-          await writeFile(step.path, step.content, { mode: 0o644 });
+          await writeOwnFile(step.path, step.content, step.owner);
           break;
         case "daemon": {
           const r = await spawnIn(step.netns, step.argv);
@@ -49,6 +50,33 @@ export async function applyPlan(plan: NodePlan, opts: ApplyOptions): Promise<voi
   } finally {
     ovs?.close();
   }
+}
+
+/** Root's alone, or only `owner`'s (read-only): the job's VM names and MACs are nobody else's business. */
+async function writeOwnFile(path: string, content: string, owner: string | undefined): Promise<void> {
+  const ids = owner === undefined ? undefined : await accountIds(owner);
+  const fh = await open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    await fh.writeFile(content);
+    if (ids) {
+      await fh.chown(ids.uid, ids.gid);
+      await fh.chmod(0o400);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function accountIds(name: string): Promise<{ uid: number; gid: number }> {
+  for (const line of (await readFile("/etc/passwd", "utf8")).split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  throw new PcoccError(`unknown account ${name} (the user dnsmasq runs as)`);
 }
 
 async function stopDaemon(pidFile: string): Promise<void> {

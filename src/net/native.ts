@@ -17,6 +17,9 @@ export type NetOp =
       vni?: number;
       local?: string;
       port?: number;
+      /** VXLAN: the range the device picks its UDP source ports from. */
+      srcPortMin?: number;
+      srcPortMax?: number;
       mtu?: number;
       mac?: string;
       master?: string;
@@ -60,7 +63,9 @@ export type NetOp =
   | { op: "nft"; json: string }
   | { op: "spawn"; argv: string[]; env?: string[] }
   /** Turn off transmit checksum offload (needed in front of the userspace OVS datapath). */
-  | { op: "txCsumOff"; name: string };
+  | { op: "txCsumOff"; name: string }
+  /** Exclusive flock of an open descriptor of this process, no waiting: result "1" taken, "0" busy. */
+  | { op: "flockTry"; fd: number };
 
 export interface LinkInfo {
   name: string;

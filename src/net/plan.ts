@@ -12,7 +12,9 @@
  *   dhcp    ──┘             L3 master node only: veth into the DHCP/DNS namespace (.255.253, ff:ff:fd)
  *
  * - L2 isolation: one bridge and one VNI per job network; VXLAN from any address but the job's peer
- *   nodes is dropped (nftables, by VNI and source) and OVS vxlan ports only accept their remote_ip.
+ *   nodes, or from a source port outside the tunnel devices' privileged range, is dropped (nftables, by
+ *   VNI, source and source port) and OVS vxlan ports only accept their remote_ip. Local users' sockets
+ *   and VMs cannot send to the VXLAN port at all (node output/forward chains, planInit).
  * - Protected ports never talk to each other: no tunnel-to-tunnel forwarding (split horizon, so the full
  *   mesh cannot loop) and every node's router only serves its local VMs. Routers on all nodes share the
  *   gateway address but not their MAC, so a remote router's frames never move the local gateway's
@@ -20,7 +22,8 @@
  * - L3: each local VM gets a cluster-wide unique external address (ext-network, from the etcd
  *   allocator). The router namespace does 1:1 NAT int↔ext and forwards to the host over a point-to-point
  *   veth (host side holds the ext gateway address, host routes ext/32 to it). The host masquerades ext
- *   traffic to the outside and drops ext→ext traffic, so two jobs never reach each other. Reverse NAT:
+ *   traffic to the outside from unprivileged ports only, drops ext→ext traffic, so two jobs never reach
+ *   each other, and drops ext→node (the node's own services), replies to the node's connections aside. Reverse NAT:
  *   a per-node host port DNATs to the VM's ext address and vm-port, which the router maps to the VM.
  * - dnsmasq (one per job per L3 network, master node) answers DHCP with the planned address
  *   (`mac,ip,vmN.<domain>`) and DNS for `vmN.<domain>`; it is exec'd with argv in its namespace.
@@ -28,60 +31,49 @@
  */
 import type { EthernetNetworkConfig, PcoccConfig } from "../config/index.js";
 import { parseResourceDefinition } from "../cluster/index.js";
+import { netRecordSubKey, rnatSubKey, type NodeNetRecord } from "../keystore/index.js";
 import { PcoccError } from "../util/index.js";
+import { vmMac } from "./addressing.js";
+import { planDhcpDns } from "./plan-dhcp.js";
+import { jobRuleset } from "./plan-node-rules.js";
+import { planReverseNat, planRouter, type ReverseNatPart, type RouterPart } from "./plan-router.js";
+import { planTunnel } from "./plan-tunnel.js";
 import {
-  dnsIp,
-  extGatewayIp,
-  extIp,
-  gatewayIp,
-  netmask,
-  reservedMac,
-  routerMac,
-  subnet,
-  vmIp,
-  vmMac,
-  type Subnet,
-} from "./addressing.js";
-import type { NetOp } from "./native.js";
-import type { OvsBridgeSpec, OvsPortSpec } from "./ovs.js";
+  jobDir,
+  jobTable,
+  type BridgePart,
+  type JobNetwork,
+  type JobRecord,
+  type JobSpec,
+  type NetAllocation,
+  type NetContext,
+  type NetVm,
+  type NodeFacts,
+  type NodePlan,
+  type Step,
+  type VmTap,
+} from "./plan-types.js";
 
-export const VXLAN_PORT = 4789;
+export type {
+  JobNetwork,
+  JobRecord,
+  JobSpec,
+  NetAllocation,
+  NetVm,
+  NodeFacts,
+  NodePlan,
+  Step,
+  VmNic,
+} from "./plan-types.js";
+export { jobDir, jobTable } from "./plan-types.js";
+export { NODE_TABLE, planCleanupTables, planInit } from "./plan-node-rules.js";
+export { VXLAN_PORT } from "./plan-tunnel.js";
+
 /** VNIs handed out are 1024 + allocator id, as in pcocc (ids 0..64511). */
 export const VNI_BASE = 1024;
 export const VNI_IDS = 65536 - VNI_BASE;
 export const VNI_ALLOC_PATH = "net/type/ethernet/key_alloc_state";
 export const EXTIP_ALLOC_PATH = "net/type/ethernet/natip_alloc_state";
-const ROUTER_INT = "int0";
-const ROUTER_EXT = "ext0";
-const DHCP_INT = "int0";
-export const NODE_TABLE = "pcocc";
-
-export interface JobSpec {
-  jobId: number;
-  user: string;
-  uid: number;
-  gid: number;
-  nodeRank: number;
-  nodes: string[];
-  /** VMs per node in node order (block distribution: node 0 hosts ranks 0..n0-1, ...). */
-  vmsPerNode: number[];
-  resourceDefinition: string;
-}
-
-export interface NetVm {
-  rank: number;
-  /** Index among the VMs attached to this network (rank order): drives MAC and address. */
-  k: number;
-  node: number;
-}
-
-export interface JobNetwork {
-  net: EthernetNetworkConfig;
-  vms: NetVm[];
-  /** Node ranks hosting at least one VM of this network. */
-  nodes: number[];
-  master: number;
-}
 
 /** Which networks of the job involve which VMs and nodes (same answer on every node). */
 export function jobNetworks(config: PcoccConfig, job: JobSpec): JobNetwork[] {
@@ -137,71 +129,6 @@ export function allocationNeeds(
   });
 }
 
-export interface NodeFacts {
-  /** Underlay address of each node of the job (with host-if-suffix applied), in node order. */
-  nodeAddrs: string[];
-  /** Link names in use on this node (kernel and recorded), so new names never collide. */
-  usedLinkNames: string[];
-  /** Reverse-NAT host ports used by other jobs on this node. */
-  usedHostPorts: number[];
-  /** DNS domain of the host, for the default `pcocc.<domain>`. */
-  hostDomain: string;
-  /** /run/pcocc */
-  runDir: string;
-}
-
-export interface NetAllocation {
-  vni: number;
-  extIds: number[];
-}
-
-export type Step =
-  | { kind: "netns"; name: string }
-  | { kind: "ops"; netns?: string; ops: NetOp[] }
-  | { kind: "ovs-bridge"; bridge: OvsBridgeSpec }
-  | { kind: "nft"; netns?: string; doc: unknown }
-  | { kind: "file"; path: string; content: string }
-  | { kind: "daemon"; netns: string; argv: string[]; pidFile: string };
-
-/** Everything a job made on a node; `delete` and `cleanup` remove exactly this. */
-export interface JobRecord {
-  jobId: number;
-  nodeRank: number;
-  user: string;
-  dir: string;
-  links: string[];
-  netns: string[];
-  bridges: string[];
-  nftTables: string[];
-  pidFiles: string[];
-  hostPorts: number[];
-  /** Device group of every link made in the node's namespace (removed in one request). */
-  linkGroup: number;
-  /** Allocator ids owned by this node's part of the job (freed by this node). */
-  extIds: Record<string, number[]>;
-  /** VNIs allocated by this node as master of the network. */
-  vnis: Record<string, number>;
-  /** Keys written to etcd (relative to the job's cluster prefix). */
-  keys: string[];
-}
-
-export interface VmNic {
-  tap: string;
-  mac: string;
-  ip?: string;
-  hostPort?: number;
-  "domain-name"?: string;
-}
-
-export interface NodePlan {
-  record: JobRecord;
-  steps: Step[];
-  /** `/pcocc/cluster/<jobid>/<net>/<node_rank>` values: `{ "vm-<rank>": VmNic, global: {...} }`. */
-  published: Record<string, Record<string, unknown>>;
-  /** `/pcocc/cluster/<jobid>/rnat/<rank>/<vm_port>` = host port. */
-  rnat: Array<{ rank: number; vmPort: number; hostPort: number }>;
-}
-
 function freeName(base: string, used: Set<string>): string {
   for (let n = 0; ; n++) {
     const name = `${base}${n}`;
@@ -218,30 +145,8 @@ export function domainOf(net: EthernetNetworkConfig, hostDomain: string): string
   return d.replace(/\.$/, "");
 }
 
-export function jobDir(runDir: string, jobId: number): string {
-  return `${runDir}/job-${jobId}`;
-}
-
-export function jobTable(jobId: number): string {
-  return `pcocc_j${jobId}`;
-}
-
-const IP_DADDR = { payload: { protocol: "ip", field: "daddr" } };
-const IP_SADDR = { payload: { protocol: "ip", field: "saddr" } };
-const match = (left: unknown, right: unknown, op = "=="): unknown => ({ match: { op, left, right } });
-const prefixOf = (s: Subnet, str: string): unknown => ({ prefix: { addr: str, len: s.prefix } });
-
-export function planNode(
-  config: PcoccConfig,
-  job: JobSpec,
-  facts: NodeFacts,
-  allocs: Record<string, NetAllocation>,
-): NodePlan {
-  const nets = jobNetworks(config, job);
-  const used = new Set(facts.usedLinkNames);
-  const usedPorts = new Set(facts.usedHostPorts);
-  const dir = jobDir(facts.runDir, job.jobId);
-  const record: JobRecord = {
+function emptyRecord(job: JobSpec, dir: string): JobRecord {
+  return {
     jobId: job.jobId,
     nodeRank: job.nodeRank,
     user: job.user,
@@ -257,412 +162,142 @@ export function planNode(
     vnis: {},
     keys: [],
   };
-  const steps: Step[] = [];
-  const published: NodePlan["published"] = {};
-  const rnat: NodePlan["rnat"] = [];
-  const jobRules: unknown[][] = [];
-  const natRules: unknown[][] = [];
-  const localAddr = facts.nodeAddrs[job.nodeRank];
-  if (!localAddr) throw new PcoccError(`no address for node rank ${job.nodeRank}`);
+}
 
-  for (const jn of nets) {
+/** What this node makes for the job: every network's part, then the job's own nftables table. */
+export function planNode(
+  config: PcoccConfig,
+  job: JobSpec,
+  facts: NodeFacts,
+  allocs: Record<string, NetAllocation>,
+): NodePlan {
+  if (!facts.nodeAddrs[job.nodeRank]) throw new PcoccError(`no address for node rank ${job.nodeRank}`);
+  const used = new Set(facts.usedLinkNames);
+  const usedPorts = new Set(facts.usedHostPorts);
+  const record = emptyRecord(job, jobDir(facts.runDir, job.jobId));
+  const plan: NodePlan = { record, steps: [], published: {}, rnat: [] };
+  const inputRules: unknown[][] = [];
+  const natRules: unknown[][] = [];
+  for (const jn of jobNetworks(config, job)) {
     const local = jn.vms.filter((v) => v.node === job.nodeRank);
     if (local.length === 0) continue;
-    const s = jn.net.settings;
-    const name = jn.net.name;
-    const alloc = allocs[name];
-    if (!alloc) throw new PcoccError(`network ${name}: no allocation`);
-    const l3 = s["network-layer"] === "L3";
-    const isMaster = jn.master === job.nodeRank;
-    // Namespaced stacks feeding the userspace datapath must send finished checksums (see native.ts).
-    const csumOff = (n: string): NetOp[] =>
-      s["datapath-type"] === "netdev" ? [{ op: "txCsumOff", name: n }] : [];
-    if (isMaster) record.vnis[name] = alloc.vni;
-    const p = s["dev-prefix"];
-    const mtu = s.mtu;
-    const bridge = freeName(`${p}_br`, used);
+    const alloc = allocs[jn.net.name];
+    if (!alloc) throw new PcoccError(`network ${jn.net.name}: no allocation`);
+    const newLink = (kind: string): string => {
+      const name = freeName(`${jn.net.settings["dev-prefix"]}_${kind}`, used);
+      record.links.push(name);
+      return name;
+    };
+    const bridge = freeName(`${jn.net.settings["dev-prefix"]}_br`, used);
     record.bridges.push(bridge);
-    const ports: OvsPortSpec[] = [];
-    const rootOps: NetOp[] = [];
-    const domain = domainOf(jn.net, facts.hostDomain);
-    const nodeOut: Record<string, unknown> = {};
-
-    const taps = local.map((v) => {
-      const tap = freeName(`${p}_tap`, used);
-      record.links.push(tap);
-      rootOps.push({ op: "tapAdd", name: tap, uid: job.uid, gid: job.gid, mtu, up: true, group: job.jobId });
-      ports.push({ name: tap, type: "" });
-      return { vm: v, tap };
-    });
-
-    const peers = jn.nodes.filter((n) => n !== job.nodeRank);
-    if (peers.length > 0) {
-      const peerAddrs = peers.map((n) => {
-        const a = facts.nodeAddrs[n];
-        if (!a) throw new PcoccError(`no address for node rank ${n}`);
-        return a;
-      });
-      if (s["datapath-type"] === "netdev") {
-        // The userspace datapath cannot terminate tunnels unless the underlay NIC itself is an OVS port:
-        // a kernel VXLAN device, attached as a plain port, does it without touching the node's uplink.
-        const vx = freeName(`${p}_vx`, used);
-        record.links.push(vx);
-        rootOps.push({
-          op: "linkAdd",
-          kind: "vxlan",
-          name: vx,
-          vni: alloc.vni,
-          local: localAddr,
-          port: VXLAN_PORT,
-          mtu,
-          up: true,
-          group: job.jobId,
-        });
-        for (const a of peerAddrs) rootOps.push({ op: "fdbAppend", name: vx, dst: a });
-        ports.push({ name: vx, type: "", protected: true });
-        jobRules.push([
-          match({ payload: { protocol: "udp", field: "dport" } }, VXLAN_PORT),
-          match({ payload: { base: "th", offset: 96, len: 24 } }, alloc.vni),
-          match(IP_SADDR, { set: peerAddrs }, "!="),
-          { counter: null },
-          { drop: null },
-        ]);
-      } else {
-        peers.forEach((n, i) =>
-          ports.push({
-            name: `${bridge}_${n}`,
-            type: "vxlan",
-            options: { remote_ip: peerAddrs[i]!, key: String(alloc.vni), local_ip: localAddr },
-            protected: true,
-          }),
-        );
-      }
-    }
-
-    const routerNs = `pcocc_j${job.jobId}n${job.nodeRank}_${name}`;
-    const dhcpNs = `${routerNs}_dns`;
-    const nsSteps: Step[] = [];
-    let dnsmasq: Step | undefined;
-    let hostsFiles: Step[] = [];
-    if (l3) {
-      const int = subnet(s["int-network"], `int-network of ${name}`);
-      const ext = subnet(s["ext-network"], `ext-network of ${name}`);
-      const gw = gatewayIp(int);
-      const extGw = extGatewayIp(ext);
-      if (alloc.extIds.length !== local.length)
-        throw new PcoccError(`network ${name}: wrong number of external addresses`);
-      record.extIds[name] = alloc.extIds;
-      record.netns.push(routerNs);
-      nsSteps.push({ kind: "netns", name: routerNs });
-      const vg = freeName(`${p}_vg`, used);
-      const vu = freeName(`${p}_vu`, used);
-      record.links.push(vg, vu);
-      rootOps.push(
-        {
-          op: "linkAdd",
-          kind: "veth",
-          name: vg,
-          peer: ROUTER_INT,
-          peerNetns: `/run/netns/${routerNs}`,
-          mtu,
-          up: true,
-          group: job.jobId,
-        },
-        {
-          op: "linkAdd",
-          kind: "veth",
-          name: vu,
-          peer: ROUTER_EXT,
-          peerNetns: `/run/netns/${routerNs}`,
-          mtu,
-          up: true,
-          group: job.jobId,
-        },
-        { op: "addrAdd", dev: vu, address: `${extGw}/32` },
-      );
-      ports.push({ name: vg, type: "", protected: true });
-      const rnatCfg = s["reverse-nat"];
-      const vmAddrs = taps.map(({ vm }, i) => {
-        const e = extIp(ext, alloc.extIds[i]!);
-        rootOps.push({ op: "routeAdd", dst: `${e}/32`, dev: vu });
-        return { int: vmIp(int, vm.k), ext: e };
-      });
-      const routerOps: NetOp[] = [
-        { op: "linkSet", name: "lo", up: true },
-        { op: "linkSet", name: ROUTER_INT, mac: routerMac(s["mac-prefix"], job.nodeRank), up: true },
-        { op: "addrAdd", dev: ROUTER_INT, address: `${gw}/${int.prefix}` },
-        ...csumOff(ROUTER_INT),
-        { op: "linkSet", name: ROUTER_EXT, up: true },
-        ...vmAddrs.map((a): NetOp => ({ op: "addrAdd", dev: ROUTER_EXT, address: `${a.ext}/32` })),
-        { op: "routeAdd", dst: "default", via: extGw, dev: ROUTER_EXT, onlink: true },
-        { op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "1" },
-      ];
-      nsSteps.push({ kind: "ops", netns: routerNs, ops: routerOps });
-      nsSteps.push({ kind: "nft", netns: routerNs, doc: routerRuleset(vmAddrs, rnatCfg?.["vm-port"]) });
-
-      if (rnatCfg) {
-        taps.forEach(({ vm }, i) => {
-          let port = rnatCfg["min-host-port"];
-          while (usedPorts.has(port)) port++;
-          if (port > rnatCfg["max-host-port"])
-            throw new PcoccError(`network ${name}: no free reverse NAT host port left on this node`);
-          usedPorts.add(port);
-          record.hostPorts.push(port);
-          rnat.push({ rank: vm.rank, vmPort: rnatCfg["vm-port"], hostPort: port });
-          natRules.push([
-            match({ fib: { result: "type", flags: ["daddr"] } }, "local"),
-            match(IP_DADDR, { prefix: { addr: "127.0.0.0", len: 8 } }, "!="),
-            match({ payload: { protocol: "tcp", field: "dport" } }, port),
-            { dnat: { addr: vmAddrs[i]!.ext, port: rnatCfg["vm-port"] } },
-          ]);
-        });
-      }
-
-      if (isMaster) {
-        record.netns.push(dhcpNs);
-        const vd = freeName(`${p}_vd`, used);
-        record.links.push(vd);
-        rootOps.push({
-          op: "linkAdd",
-          kind: "veth",
-          name: vd,
-          peer: DHCP_INT,
-          peerNetns: `/run/netns/${dhcpNs}`,
-          mtu,
-          up: true,
-          group: job.jobId,
-        });
-        ports.push({ name: vd, type: "" });
-        const dns = dnsIp(int);
-        nsSteps.unshift({ kind: "netns", name: dhcpNs });
-        nsSteps.push({
-          kind: "ops",
-          netns: dhcpNs,
-          ops: [
-            { op: "linkSet", name: "lo", up: true },
-            { op: "linkSet", name: DHCP_INT, mac: reservedMac(s["mac-prefix"], "fd"), up: true },
-            { op: "addrAdd", dev: DHCP_INT, address: `${dns}/${int.prefix}` },
-            ...csumOff(DHCP_INT),
-            { op: "routeAdd", dst: "default", via: gw, dev: DHCP_INT },
-          ],
-        });
-        const hostsPath = `${dir}/${name}.hosts`;
-        const dhcpPath = `${dir}/${name}.dhcp`;
-        const pidFile = `${dir}/${name}.dnsmasq.pid`;
-        const all = jn.vms.map((v) => ({
-          mac: vmMac(s["mac-prefix"], v.k + s["mac-start-offset"]),
-          ip: vmIp(int, v.k),
-          host: `vm${v.rank}`,
-        }));
-        hostsFiles = [
-          {
-            kind: "file",
-            path: hostsPath,
-            content: all.map((v) => `${v.ip} ${v.host}.${domain} ${v.host}\n`).join(""),
-          },
-          {
-            kind: "file",
-            path: dhcpPath,
-            content: all.map((v) => `${v.mac},${v.ip},${v.host},infinite\n`).join(""),
-          },
-        ];
-        record.pidFiles.push(pidFile);
-        dnsmasq = {
-          kind: "daemon",
-          netns: dhcpNs,
-          pidFile,
-          argv: dnsmasqArgv({ net: jn.net, int, dns, gw, domain, hostsPath, dhcpPath, pidFile }),
-        };
-      }
-      taps.forEach(({ vm, tap }, i) => {
-        nodeOut[`vm-${vm.rank}`] = {
-          tap,
-          mac: vmMac(s["mac-prefix"], vm.k + s["mac-start-offset"]),
-          ip: vmAddrs[i]!.int,
-          "ext-ip": vmAddrs[i]!.ext,
-          ...(rnatCfg ? { hostPort: record.hostPorts[record.hostPorts.length - taps.length + i] } : {}),
-          "domain-name": domain,
-        } satisfies VmNic & Record<string, unknown>;
-      });
-    } else {
-      taps.forEach(({ vm, tap }) => {
-        nodeOut[`vm-${vm.rank}`] = {
-          tap,
-          mac: vmMac(s["mac-prefix"], vm.k + s["mac-start-offset"]),
-        } satisfies VmNic;
-      });
-    }
-    nodeOut.global = { int_br_name: bridge, key_id: alloc.vni, master: jn.master };
-    published[name] = nodeOut;
-
-    steps.push(...nsSteps.filter((x) => x.kind === "netns"));
-    steps.push({ kind: "ops", ops: rootOps });
-    steps.push(...nsSteps.filter((x) => x.kind !== "netns"));
-    steps.push({ kind: "ovs-bridge", bridge: { name: bridge, datapathType: s["datapath-type"], ports } });
-    steps.push(...hostsFiles);
-    if (dnsmasq) steps.push(dnsmasq);
+    const part = planNetwork({ job, jn, local, alloc, record, bridge, newLink }, facts, usedPorts);
+    plan.steps.push(...part.steps);
+    plan.published[jn.net.name] = part.published;
+    plan.rnat.push(...part.rnat);
+    inputRules.push(...part.inputRules);
+    natRules.push(...part.natRules);
   }
-
-  if (jobRules.length > 0 || natRules.length > 0) {
+  if (inputRules.length > 0 || natRules.length > 0) {
     const table = jobTable(job.jobId);
     record.nftTables.push(table);
-    steps.push({ kind: "nft", doc: jobRuleset(table, jobRules, natRules) });
+    plan.steps.push({ kind: "nft", doc: jobRuleset(table, inputRules, natRules) });
   }
-  for (const r of rnat) record.keys.push(`rnat/${r.rank}/${r.vmPort}`);
-  for (const n of Object.keys(published)) record.keys.push(`${n}/${job.nodeRank}`);
-  return { record, steps, published, rnat };
+  for (const r of plan.rnat) record.keys.push(rnatSubKey(r.rank, r.vmPort));
+  for (const n of Object.keys(plan.published)) record.keys.push(netRecordSubKey(n, job.nodeRank));
+  return plan;
 }
 
-function jobRuleset(table: string, inputRules: unknown[][], natRules: unknown[][]): unknown {
-  const t = { family: "ip", table };
-  const cmds: unknown[] = [{ add: { table: { family: "ip", name: table } } }];
-  if (inputRules.length > 0) {
-    cmds.push({
-      add: { chain: { ...t, name: "input", type: "filter", hook: "input", prio: -10, policy: "accept" } },
-    });
-    for (const r of inputRules) cmds.push({ add: { rule: { ...t, chain: "input", expr: r } } });
-  }
-  if (natRules.length > 0) {
-    cmds.push({
-      add: {
-        chain: { ...t, name: "prerouting", type: "nat", hook: "prerouting", prio: -100, policy: "accept" },
-      },
-    });
-    cmds.push({
-      add: { chain: { ...t, name: "output", type: "nat", hook: "output", prio: -100, policy: "accept" } },
-    });
-    for (const r of natRules) {
-      cmds.push({ add: { rule: { ...t, chain: "prerouting", expr: r } } });
-      cmds.push({ add: { rule: { ...t, chain: "output", expr: r } } });
-    }
-  }
-  return { nftables: cmds };
+interface NetworkPart {
+  steps: Step[];
+  published: NodeNetRecord;
+  rnat: NodePlan["rnat"];
+  inputRules: unknown[][];
+  natRules: unknown[][];
 }
 
-function routerRuleset(vms: Array<{ int: string; ext: string }>, vmPort: number | undefined): unknown {
-  const t = { family: "ip", table: NODE_TABLE };
-  const fromExt = match({ meta: { key: "iifname" } }, ROUTER_EXT);
-  const toExt = match({ meta: { key: "oifname" } }, ROUTER_EXT);
-  const rule = (chain: string, expr: unknown[]): unknown => ({ add: { rule: { ...t, chain, expr } } });
-  return {
-    nftables: [
-      { add: { table: { family: "ip", name: NODE_TABLE } } },
-      {
-        add: { chain: { ...t, name: "pre", type: "nat", hook: "prerouting", prio: -100, policy: "accept" } },
-      },
-      {
-        add: { chain: { ...t, name: "post", type: "nat", hook: "postrouting", prio: 100, policy: "accept" } },
-      },
-      { add: { chain: { ...t, name: "fwd", type: "filter", hook: "forward", prio: 0, policy: "accept" } } },
-      ...vms.map((v) => rule("pre", [fromExt, match(IP_DADDR, v.ext), { dnat: { addr: v.int } }])),
-      ...vms.map((v) => rule("post", [toExt, match(IP_SADDR, v.int), { snat: { addr: v.ext } }])),
-      // Other sources of the private network (the DNS forwarder) share the router's first address.
-      rule("post", [toExt, { masquerade: null }]),
-      rule("fwd", [
-        fromExt,
-        match({ ct: { key: "state" } }, ["established", "related"], "in"),
-        { accept: null },
-      ]),
-      ...(vmPort === undefined
-        ? []
-        : [
-            rule("fwd", [
-              fromExt,
-              match({ payload: { protocol: "tcp", field: "dport" } }, vmPort),
-              { accept: null },
-            ]),
-          ]),
-      rule("fwd", [
-        fromExt,
-        match({ payload: { protocol: "icmp", field: "type" } }, "echo-request"),
-        { accept: null },
-      ]),
-      rule("fwd", [fromExt, { drop: null }]),
-    ],
-  };
-}
-
-function dnsmasqArgv(o: {
-  net: EthernetNetworkConfig;
-  int: Subnet;
-  dns: string;
-  gw: string;
-  domain: string;
-  hostsPath: string;
-  dhcpPath: string;
-  pidFile: string;
-}): string[] {
-  const s = o.net.settings;
-  const search = s["dns-search"] ? `${o.domain},${s["dns-search"]}` : o.domain;
-  const argv = [
-    "/usr/sbin/dnsmasq",
-    "--conf-file=/dev/null",
-    `--pid-file=${o.pidFile}`,
-    "--dhcp-authoritative",
-    "--leasefile-ro",
-    "--dhcp-lease-max=65536",
-    `--dhcp-hostsfile=${o.dhcpPath}`,
-    `--domain=${o.domain}`,
-    `--dhcp-option=15,${o.domain}`,
-    `--dhcp-option=119,${search}`,
-    `--dhcp-option=26,${s.mtu - 50}`,
-    `--dhcp-option=option:dns-server,${o.dns}`,
-    `--dhcp-option=option:netmask,${netmask(o.int.prefix)}`,
-    `--dhcp-option=option:router,${o.gw}`,
-    `--listen-address=${o.dns}`,
-    "--bind-interfaces",
-    `--dhcp-range=${subnetBase(o.int)},static`,
-    "--no-hosts",
-    "--expand-hosts",
-    `--addn-hosts=${o.hostsPath}`,
-  ];
-  if (s["ntp-server"]) argv.push(`--dhcp-option=option:ntp-server,${s["ntp-server"]}`);
-  if (s["dns-server"]) argv.push(`--server=${s["dns-server"]}`);
-  if (s["allow-outbound"] === "none" || s["dns-server"]) argv.push("--no-resolv");
-  return argv;
-}
-
-function subnetBase(s: Subnet): string {
-  return vmIp(s, -1);
-}
-
-/** Node-level objects of every L3 network (`setup init`): forwarding policy and masquerade. */
-export function planInit(config: PcoccConfig): { doc: unknown; forwarding: boolean } {
-  const t = { family: "ip", table: NODE_TABLE };
-  const cmds: unknown[] = [
-    { add: { table: { family: "ip", name: NODE_TABLE } } },
-    { delete: { table: { family: "ip", name: NODE_TABLE } } },
-    { add: { table: { family: "ip", name: NODE_TABLE } } },
-    { add: { chain: { ...t, name: "forward", type: "filter", hook: "forward", prio: 0, policy: "accept" } } },
+/** One network on this node: bridge, taps, tunnel and, for L3, router, reverse NAT and DHCP/DNS. */
+function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>): NetworkPart {
+  const { jn, job } = ctx;
+  const s = jn.net.settings;
+  if (jn.master === job.nodeRank) ctx.record.vnis[jn.net.name] = ctx.alloc.vni;
+  const bridge = ctx.bridge;
+  const taps = planTaps(ctx);
+  const tunnel = planTunnel(ctx, facts.nodeAddrs);
+  const domain = domainOf(jn.net, facts.hostDomain);
+  const l3 = s["network-layer"] === "L3";
+  const router = l3 ? planRouter(ctx, taps.taps) : undefined;
+  const rnat = router ? planReverseNat(ctx, taps.taps, router.vmAddrs, usedPorts) : undefined;
+  const dhcp =
+    router && jn.master === job.nodeRank
+      ? planDhcpDns(ctx, router.netns, router.int, domain, facts.dnsmasqUser)
+      : undefined;
+  const parts: BridgePart[] = [taps, tunnel, ...(router ? [router] : []), ...(dhcp ? [dhcp] : [])];
+  const steps: Step[] = [
+    ...[dhcp?.netns, router?.netns].flatMap((n): Step[] => (n ? [{ kind: "netns", name: n }] : [])),
+    { kind: "ops", ops: parts.flatMap((p) => p.rootOps) },
+    ...(router?.nsSteps ?? []),
+    ...(dhcp?.nsSteps ?? []),
     {
-      add: {
-        chain: { ...t, name: "postrouting", type: "nat", hook: "postrouting", prio: 100, policy: "accept" },
-      },
+      kind: "ovs-bridge",
+      bridge: { name: bridge, datapathType: s["datapath-type"], ports: parts.flatMap((p) => p.ports) },
     },
+    ...(dhcp ? [...dhcp.files, dhcp.daemon] : []),
   ];
-  let forwarding = false;
-  const rule = (chain: string, expr: unknown[]): unknown => ({ add: { rule: { ...t, chain, expr } } });
-  for (const net of Object.values(config.networks)) {
-    if (net.type !== "ethernet" || net.settings["network-layer"] !== "L3") continue;
-    const ext = subnet(net.settings["ext-network"], `ext-network of ${net.name}`);
-    const e = prefixOf(ext, extIp(ext, -1));
-    if (net.settings["manage-ip-forward"]) forwarding = true;
-    // No job reaches another job's external addresses (rnat from a VM to another job's VM included).
-    cmds.push(rule("forward", [match(IP_SADDR, e), match(IP_DADDR, e), { drop: null }]));
-    if (net.settings["allow-outbound"] === "none")
-      cmds.push(
-        rule("forward", [match(IP_SADDR, e), match({ ct: { key: "state" } }, "new", "in"), { drop: null }]),
-      );
-    cmds.push(rule("postrouting", [match(IP_SADDR, e), match(IP_DADDR, e, "!="), { masquerade: null }]));
-  }
-  return { doc: { nftables: cmds }, forwarding };
+  return {
+    steps,
+    published: {
+      ...nicRecords(ctx, taps.taps, router, rnat, domain),
+      global: { int_br_name: bridge, key_id: ctx.alloc.vni, master: jn.master },
+    },
+    rnat: rnat?.rnat ?? [],
+    inputRules: tunnel.inputRules,
+    natRules: rnat?.natRules ?? [],
+  };
 }
 
-export function planCleanupTables(): unknown {
-  return {
-    nftables: [
-      { add: { table: { family: "ip", name: NODE_TABLE } } },
-      { delete: { table: { family: "ip", name: NODE_TABLE } } },
-    ],
-  };
+/** One tap per local VM, owned by the job's user (QEMU opens it as the user). */
+function planTaps(ctx: NetContext): BridgePart & { taps: VmTap[] } {
+  const part: BridgePart & { taps: VmTap[] } = { rootOps: [], ports: [], taps: [] };
+  const { job } = ctx;
+  for (const vm of ctx.local) {
+    const tap = ctx.newLink("tap");
+    part.rootOps.push({
+      op: "tapAdd",
+      name: tap,
+      uid: job.uid,
+      gid: job.gid,
+      mtu: ctx.jn.net.settings.mtu,
+      up: true,
+      group: job.jobId,
+    });
+    part.ports.push({ name: tap, type: "" });
+    part.taps.push({ vm, tap });
+  }
+  return part;
+}
+
+/** The `vm-<rank>` entries the hypervisors read: tap, MAC and, for L3, addresses and host port. */
+function nicRecords(
+  ctx: NetContext,
+  taps: VmTap[],
+  router: RouterPart | undefined,
+  rnat: ReverseNatPart | undefined,
+  domain: string,
+): NodeNetRecord {
+  const s = ctx.jn.net.settings;
+  const out: NodeNetRecord = {};
+  taps.forEach(({ vm, tap }, i) => {
+    const mac = vmMac(s["mac-prefix"], vm.k + s["mac-start-offset"]);
+    out[`vm-${vm.rank}`] = router
+      ? {
+          tap,
+          mac,
+          ip: router.vmAddrs[i]!.int,
+          "ext-ip": router.vmAddrs[i]!.ext,
+          ...(s["reverse-nat"] ? { hostPort: rnat!.hostPorts[i] } : {}),
+          "domain-name": domain,
+        }
+      : { tap, mac };
+  });
+  return out;
 }

@@ -1,14 +1,20 @@
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { PcoccError } from "../util/index.js";
+import { runOps } from "./native.js";
 import { jobDir, type JobRecord } from "./plan.js";
 
 export const DEFAULT_RUN_DIR = "/run/pcocc";
 const RECORD = "record.json";
 const LOCK = "net-setup.lock";
 
-/** Written before anything is made, so a crash mid-way still leaves a complete list to remove. */
+/**
+ * Written before anything is made, so a crash mid-way still leaves a complete list to remove. Nobody but
+ * root lists the job's directory (0711: dnsmasq's account may only reach the files made for it).
+ */
 export async function writeRecord(rec: JobRecord): Promise<void> {
-  await mkdir(rec.dir, { recursive: true, mode: 0o755 });
+  await mkdir(rec.dir, { recursive: true, mode: 0o711 });
+  await chmod(rec.dir, 0o711);
   const tmp = `${rec.dir}/.${RECORD}.tmp`;
   await writeFile(tmp, JSON.stringify(rec), { mode: 0o600 });
   await rename(tmp, `${rec.dir}/${RECORD}`);
@@ -63,42 +69,22 @@ export async function removeJobDir(rec: JobRecord): Promise<void> {
 }
 
 /**
- * Node-wide lock for setup: name and port choices read the records of other jobs. A lock file holding the
- * owner's pid; a lock whose owner is gone is taken over.
+ * Node-wide lock for setup: name and port choices read the records of other jobs. An flock on a root-only
+ * file that stays in place: the kernel releases it when its holder exits, however it exits, so there is
+ * never a stale lock to take over (taking over by pid let two setups in at once).
  */
 export async function withNodeLock<T>(runDir: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   await mkdir(runDir, { recursive: true, mode: 0o755 });
   const path = `${runDir}/${LOCK}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fh = await open(path, "wx", 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (Number.isSafeInteger(owner) && owner > 0 && !alive(owner)) {
-        await rm(path, { force: true });
-        continue;
-      }
+  const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while ((await runOps([{ op: "flockTry", fd: fh.fd }]))[0] !== "1") {
       if (Date.now() > deadline) throw new PcoccError(`timed out waiting for the network setup lock ${path}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-  }
-  try {
     return await fn();
   } finally {
-    await rm(path, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    await fh.close();
   }
 }

@@ -4,7 +4,9 @@ import type { PcoccConfig } from "../config/index.js";
 import {
   clusterPrefix,
   IdAllocator,
+  netRecordSubKey,
   openKeystore,
+  rnatSubKey,
   type JobHandle,
   type Keystore,
 } from "../keystore/index.js";
@@ -63,16 +65,19 @@ export async function setupInit(config: PcoccConfig, opts: SetupOptions = {}): P
 }
 
 /**
- * Removes the node-level objects and every job's objects whose job is not in `liveJobs` (leftovers of
- * crashed jobs), including their allocator ids. Idempotent.
+ * Removes every job's objects whose job is not in `liveJobs` (leftovers of crashed jobs), including their
+ * allocator ids, and strays. The node-level objects (nftables table, forwarding) go too, but only when no
+ * live job still has objects here: they carry its VMs' NAT and isolation. Run by an admin or by the
+ * systemd unit's stop, it never breaks a running job; `kept` names the jobs it left in place. Idempotent.
  */
 export async function setupCleanup(
   config: PcoccConfig,
   opts: SetupOptions & { liveJobs: number[] },
-): Promise<{ reclaimed: number[]; strays: Strays }> {
+): Promise<{ reclaimed: number[]; kept: number[]; strays: Strays }> {
   const d = defaults(opts);
   const live = new Set(opts.liveJobs);
   const reclaimed: number[] = [];
+  let kept: number[] = [];
   let strays: Strays = { links: [], bridges: [], netns: [], tables: [] };
   await withNodeLock(d.runDir, async () => {
     const dead = (await listRecords(d.runDir)).filter((r) => !live.has(r.jobId));
@@ -80,12 +85,10 @@ export async function setupCleanup(
       await teardown(rec, d);
       reclaimed.push(rec.jobId);
     }
-    strays = await sweepStrays(config, await listRecords(d.runDir), live, d.ovsdbSocket);
-    await nft(planCleanupTables());
-    const managed = Object.values(config.networks).some(
-      (n) => n.type === "ethernet" && n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
-    );
-    if (managed) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "0" }]);
+    const left = await listRecords(d.runDir);
+    kept = left.map((r) => r.jobId).sort((a, b) => a - b);
+    strays = await sweepStrays(config, left, live, d.ovsdbSocket);
+    if (kept.length === 0) await removeNodeObjects(config);
   });
   if (Object.keys(config.networks).length > 0) {
     const ks = opts.keystore ?? (await openKeystore({ config, as: "root" }));
@@ -95,7 +98,15 @@ export async function setupCleanup(
       if (!opts.keystore) await ks.close();
     }
   }
-  return { reclaimed, strays };
+  return { reclaimed, kept, strays };
+}
+
+async function removeNodeObjects(config: PcoccConfig): Promise<void> {
+  await nft(planCleanupTables());
+  const managed = Object.values(config.networks).some(
+    (n) => n.type === "ethernet" && n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
+  );
+  if (managed) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "0" }]);
 }
 
 function allocators(ks: Keystore, config: PcoccConfig): IdAllocator[] {
@@ -180,14 +191,18 @@ async function createOnNode(
           usedHostPorts: others.flatMap((r) => r.hostPorts),
           hostDomain: hostname().split(".").slice(1).join("."),
           runDir: d.runDir,
+          dnsmasqUser: await dnsmasqUser(),
         },
         allocs,
       );
       record = plan.record;
       await applyPlan(plan, d);
       await handle.putMany([
-        ...Object.entries(plan.published).map(([net, value]) => ({ key: `${net}/${job.nodeRank}`, value })),
-        ...plan.rnat.map((r) => ({ key: `rnat/${r.rank}/${r.vmPort}`, value: r.hostPort })),
+        ...Object.entries(plan.published).map(([net, value]) => ({
+          key: netRecordSubKey(net, job.nodeRank),
+          value,
+        })),
+        ...plan.rnat.map((r) => ({ key: rnatSubKey(r.rank, r.vmPort), value: r.hostPort })),
       ]);
     });
   } catch (err) {
@@ -196,6 +211,12 @@ async function createOnNode(
     await release().catch(() => undefined);
     throw err;
   }
+}
+
+/** Debian's dnsmasq package makes an account of its own; elsewhere dnsmasq's default, nobody. */
+async function dnsmasqUser(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  return /^dnsmasq:/m.test(await readFile("/etc/passwd", "utf8")) ? "dnsmasq" : "nobody";
 }
 
 function hostIfSuffix(nets: ReturnType<typeof jobNetworks>): string {

@@ -1,9 +1,12 @@
 import { spawn } from "node:child_process";
-import { access } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
+import { encodeLaunchRequest, LAUNCHER_VERB, type LaunchRequest } from "../job/index.js";
 import { ensureUserPassword } from "../keystore/index.js";
-import { PcoccError } from "../util/index.js";
+import { exitStatus, PcoccError } from "../util/index.js";
 import {
   ALLOC_OPTIONS,
   launchOptions,
@@ -12,22 +15,20 @@ import {
   type ClusterLaunchOptions,
 } from "./batch-args.js";
 import { parseImageOverrides } from "./image-override.js";
+import { launcherOutcome } from "./launcher-report.js";
 import { checkRestartDir } from "./restart.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
-/** Options of `pcocc internal launcher` that carry the user's launch options to the allocation. */
-export function launcherArgs(o: ClusterLaunchOptions & { wait?: boolean }, definition: string): string[] {
-  const args = ["internal", "launcher"];
-  if (o.wait) args.push("-w");
-  if (o.script !== undefined) args.push("-E", o.script);
-  if (o.batchScript !== undefined) args.push("-b", o.batchScript);
-  if (o.userData !== undefined) args.push("--user-data", o.userData);
-  for (const m of o.mounts) args.push("--mount", m);
-  for (const i of o.images) args.push("--image", i);
-  if (o.restartDir !== undefined) args.push("-r", o.restartDir);
-  args.push(definition);
-  return args;
+/** The launcher's command line for the user's launch options. */
+export function launcherCommand(r: LaunchRequest): string[] {
+  return pcoccCommand(...LAUNCHER_VERB, ...encodeLaunchRequest(r));
+}
+
+/** The launch options of the command line that the launcher acts on. */
+export function launchRequest(definition: string, o: ClusterLaunchOptions): LaunchRequest {
+  const { script, userData, mounts, images, restartDir } = o;
+  return { definition, script, userData, mounts, images, restartDir };
 }
 
 /** salloc/sbatch arguments: site defaults first so the user's own options override them, then one task per VM. */
@@ -71,21 +72,29 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
 
 /**
  * `pcocc alloc`: salloc runs the launcher, which starts the VMs and then the user's shell or script. The
- * exit status is salloc's, i.e. the shell's or script's.
+ * exit status is the launcher's, i.e. the shell's or script's, as it reports it: salloc says 0 for a launcher
+ * killed by a signal, which then ends whatever the launcher left and fails.
  */
 export async function alloc(args: string[]): Promise<number> {
   if (process.env.SLURM_JOB_ID) throw new PcoccError("Failure in job allocation: already in a job");
   const split = splitBatchArgs(args, ALLOC_OPTIONS);
   const o = launchOptions(split);
   const { config, cluster, password } = await prepareLaunch(split.definition, o);
+  const reportDir = await mkdtemp(join(tmpdir(), "pcocc-alloc-"));
+  const reportFile = join(reportDir, "launcher.json");
   const argv = [
     // named so that per-cluster verbs find it by default (a -J of the user's comes later and wins)
     "-J",
     DEFAULT_JOB_NAME,
     ...batchManagerArgs(config, split.passThrough, cluster.vms.length),
-    ...pcoccCommand(...launcherArgs(o, split.definition)),
+    ...launcherCommand({ ...launchRequest(split.definition, o), reportFile }),
   ];
-  return runForeground("salloc", argv, batchManagerEnv(password));
+  try {
+    const code = await runForeground("salloc", argv, batchManagerEnv(password));
+    return await launcherOutcome(reportFile, code);
+  } finally {
+    await rm(reportDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -111,15 +120,7 @@ function runForeground(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Pro
     });
     child.on("exit", (code, signal) => {
       done();
-      resolve(code ?? 128 + (signal ? signalNumber(signal) : 1));
+      resolve(exitStatus(code, signal));
     });
   });
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  return (
-    (
-      { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Partial<Record<NodeJS.Signals, number>>
-    )[sig] ?? 1
-  );
 }

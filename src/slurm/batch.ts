@@ -3,10 +3,10 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
-import { batchManagerArgs, batchManagerEnv, launcherArgs, prepareLaunch } from "./alloc.js";
+import { batchManagerArgs, batchManagerEnv, launchRequest, launcherCommand, prepareLaunch } from "./alloc.js";
 import { BATCH_OPTIONS, launchOptions, splitBatchArgs } from "./batch-args.js";
 import { runCommand } from "./commands.js";
-import { pcoccCommand, shellQuote } from "./pcocc-command.js";
+import { shellQuote } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
 
 /** Stand for the embedded scripts' paths in the launcher's argv. */
@@ -38,12 +38,8 @@ export function batchWrapper(launcher: string[], hostScript?: string, batchScrip
       `chmod u+x "$${variable}"`,
     );
   });
-  const word = (a: string): string => {
-    const embedded = EMBEDDED.find((e) => e.placeholder === a);
-    return embedded ? `"$${embedded.variable}"` : shellQuote(a);
-  };
   lines.push(
-    `${launcher.map(word).join(" ")} &`,
+    `${launcher.map(wrapperWord).join(" ")} &`,
     "PCOCC_PID=$!",
     "trap 'kill -15 $PCOCC_PID; echo \"Signal received, waiting for pcocc to exit\"; SIGNAL=1' SIGTERM SIGINT",
     "while true; do SIGNAL=0; wait $PCOCC_PID; RET=$?; [[ $SIGNAL -eq 0 ]] && break; done",
@@ -61,6 +57,16 @@ async function readScript(option: string, path: string | undefined): Promise<str
   });
 }
 
+/** One launcher argument for the wrapper, an embedded script's path substituted where its placeholder stands. */
+function wrapperWord(arg: string): string {
+  const embedded = EMBEDDED.find((e) => arg.includes(e.placeholder));
+  if (!embedded) return shellQuote(arg);
+  return arg
+    .split(embedded.placeholder)
+    .map((part) => (part === "" ? "" : shellQuote(part)))
+    .join(`"$${embedded.variable}"`);
+}
+
 /** `pcocc batch`: submits the wrapper with sbatch and prints sbatch's answer (the job id). */
 export async function batch(args: string[]): Promise<number> {
   const split = splitBatchArgs(args, BATCH_OPTIONS);
@@ -70,17 +76,12 @@ export async function batch(args: string[]): Promise<number> {
   const hostScript = await readScript("-E", o.script);
   const batchScript = await readScript("-b", o.batchScript);
   const { config, cluster, password } = await prepareLaunch(split.definition, o);
-  const launcher = pcoccCommand(
-    ...launcherArgs(
-      {
-        ...o,
-        script: hostScript === undefined ? undefined : HOST_SCRIPT,
-        batchScript: batchScript === undefined ? undefined : BATCH_SCRIPT,
-        wait: hostScript === undefined && batchScript === undefined,
-      },
-      split.definition,
-    ),
-  );
+  const launcher = launcherCommand({
+    ...launchRequest(split.definition, o),
+    script: hostScript === undefined ? undefined : HOST_SCRIPT,
+    batchScript: batchScript === undefined ? undefined : BATCH_SCRIPT,
+    wait: hostScript === undefined && batchScript === undefined ? true : undefined,
+  });
   const wrapper = join(tmpdir(), `pcocc.batch.${process.pid}.${randomBytes(4).toString("hex")}`);
   await writeFile(wrapper, batchWrapper(launcher, hostScript, batchScript), { mode: 0o700 });
   try {

@@ -1,6 +1,16 @@
 import { hostname } from "node:os";
 import { loadConfig, type PcoccConfig } from "../config/index.js";
-import { clusterPrefix, clusterUserPrefix, openKeystore, type Keystore } from "../keystore/index.js";
+import {
+  checkRecord,
+  CLUSTER_DESCRIPTION,
+  clusterPrefix,
+  clusterUserPrefix,
+  openKeystore,
+  recordOrUndefined,
+  rnatSubKey,
+  RNAT_PORT,
+  type Keystore,
+} from "../keystore/index.js";
 import { PcoccError } from "../util/index.js";
 import { squeueJobs } from "./commands.js";
 import { resolveJobTarget, type JobTarget, type JobTargetOptions } from "./target.js";
@@ -17,14 +27,13 @@ export interface ClusterInfo extends JobTarget {
 const DESCRIBE_WAIT_MS = 300_000;
 
 function parseInfo(target: JobTarget, values: Map<string, unknown>): ClusterInfo | undefined {
-  const definition = values.get("definition");
-  const rankMap = values.get("rank_map");
-  const nodes = values.get("nodes");
-  if (typeof definition !== "string") return undefined;
-  if (!Array.isArray(rankMap) || !Array.isArray(nodes)) return undefined;
-  if (!nodes.every((n) => typeof n === "string" && /^[A-Za-z0-9._-]+$/.test(n))) return undefined;
-  if (!rankMap.every((i) => Number.isInteger(i) && i >= 0 && i < nodes.length)) return undefined;
-  return { ...target, definition, rankMap: rankMap as number[], nodes: nodes as string[] };
+  // written one key at a time by the launcher: incomplete or malformed reads as not described yet
+  const c = recordOrUndefined(CLUSTER_DESCRIPTION, {
+    definition: values.get("definition"),
+    nodes: values.get("nodes"),
+    rankMap: values.get("rank_map"),
+  });
+  return c && { ...target, ...c };
 }
 
 /**
@@ -57,15 +66,9 @@ export async function reverseNatPort(
   rank: number,
   vmPort: number,
 ): Promise<number> {
-  const e = await ks.get(`${clusterPrefix(jobId)}rnat/${rank}/${vmPort}`);
-  const v =
-    typeof e?.value === "object" && e.value !== null
-      ? (e.value as { hostPort?: unknown }).hostPort
-      : e?.value;
-  const port = Number(v);
-  if (!e || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new PcoccError(`Error: port ${vmPort} is not reverse NATed`);
-  }
+  const e = await ks.get(clusterPrefix(jobId) + rnatSubKey(rank, vmPort));
+  if (!e) throw new PcoccError(`Error: port ${vmPort} is not reverse NATed`);
+  const port = checkRecord(RNAT_PORT, e.key, e.value);
   return port;
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PcoccError } from "../util/index.js";
+import { exitStatus, PcoccError } from "../util/index.js";
 
 export interface CommandResult {
   code: number;
@@ -19,14 +19,16 @@ export function runCommand(
       args,
       { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+        const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
         if (e && typeof e.code === "string") {
           reject(
             new PcoccError(`cannot run ${cmd}: ${e.code === "ENOENT" ? "command not found" : e.message}`),
           );
           return;
         }
-        resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr });
+        // a command killed (by the timeout or anyone) has no code but its signal
+        const status = e ? exitStatus(typeof e.code === "number" ? e.code : null, e.signal ?? null) : 0;
+        resolve({ code: status, stdout, stderr });
       },
     );
   });

@@ -6,8 +6,10 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import { envValue, expandHostlist, expandTasksPerNode, uint32Env } from "../job/index.js";
 import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
-import { PcoccError } from "../util/index.js";
+import { encodeTaskEnv, withoutTaskHandover, type LaunchRequest } from "../job/index.js";
+import { exitStatus, PcoccError } from "../util/index.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
+import { LauncherReporter } from "./launcher-report.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { processTree, signalAll } from "./process-tree.js";
 import { parseImageOverrides } from "./image-override.js";
@@ -15,29 +17,7 @@ import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
 import { buildRankMap } from "./tasks.js";
 
-export interface LauncherOptions {
-  definition: string;
-  /** `-E`: command line run instead of the interactive shell (through /bin/sh -c). */
-  script?: string;
-  /** `-b`: script run in vm0 through the guest agent (`pcocc exec -s`) instead of the shell. */
-  batchScript?: string;
-  /** `-w` (batch without script): no front process, the cluster runs until its VMs stop or the job ends. */
-  wait?: boolean;
-  userData?: string;
-  mounts: string[];
-  /** `--image [TPL=]IMAGE` specs. */
-  images: string[];
-  /** `-r DIR`: the VMs resume from the checkpoint in DIR instead of booting. */
-  restartDir?: string;
-}
-
-/** Environment variable that hands the cluster definition and launch options to every hypervisor task. */
-export const DEFINITION_ENV = "PCOCC_CLUSTER_DEFINITION";
-export const USER_DATA_ENV = "PCOCC_USER_DATA";
-export const MOUNTS_ENV = "PCOCC_MOUNTS";
-/** `{template: image URI}` from `--image`. */
-export const IMAGE_OVERRIDES_ENV = "PCOCC_IMAGE_OVERRIDES";
-export const RESTART_DIR_ENV = "PCOCC_RESTART_DIR";
+export type LauncherOptions = LaunchRequest;
 
 /** Seconds to wait for each start-up phase before giving up with a diagnosis (`PCOCC_START_TIMEOUT`). */
 const DEFAULT_START_TIMEOUT_S = 300;
@@ -79,7 +59,7 @@ export function promptCommand(jobId: number): string {
 
 export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    ...base,
+    ...withoutTaskHandover(base),
     PCOCC_ALLOCATION: "1",
     PCOCC_JOB_ID: String(jobId),
     PCOCC_JOB_NAME: jobName,
@@ -88,8 +68,6 @@ export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string
   };
   // the keystore credential is for the SPANK setup, not for everything the user runs
   delete env.PCOCC_REQUEST_CRED;
-  for (const k of [DEFINITION_ENV, USER_DATA_ENV, MOUNTS_ENV, IMAGE_OVERRIDES_ENV, RESTART_DIR_ENV])
-    delete env[k];
   return env;
 }
 
@@ -99,7 +77,9 @@ export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string
  * shell or script and tears the cluster down when either side ends.
  */
 export async function runLauncher(o: LauncherOptions): Promise<number> {
+  const reporter = new LauncherReporter(o.reportFile);
   const alloc = allocationFromEnv(process.env);
+  reporter.note({ jobId: alloc.jobId });
   const timeoutMs = startTimeoutMs(process.env);
   const config = await loadConfig();
   const cluster = parseClusterDefinition(o.definition, config);
@@ -117,12 +97,14 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     ...process.env,
     // salloc's -c is not inherited by srun since SLURM 22.05
     SRUN_CPUS_PER_TASK: alloc.cpusPerTask,
-    [DEFINITION_ENV]: o.definition,
+    ...encodeTaskEnv({
+      definition: o.definition,
+      userData: o.userData,
+      mounts: o.mounts,
+      imageOverrides: Object.fromEntries(imageOverrides),
+      restartDir: o.restartDir,
+    }),
   };
-  if (o.userData !== undefined) stepEnv[USER_DATA_ENV] = o.userData;
-  if (o.mounts.length) stepEnv[MOUNTS_ENV] = JSON.stringify(o.mounts);
-  if (o.restartDir !== undefined) stepEnv[RESTART_DIR_ENV] = o.restartDir;
-  if (imageOverrides.size) stepEnv[IMAGE_OVERRIDES_ENV] = JSON.stringify(Object.fromEntries(imageOverrides));
   const step = new HypervisorStep(
     [
       "-Q",
@@ -134,6 +116,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     ],
     stepEnv,
   );
+  reporter.noteProcess("step", step.pid);
 
   const interrupts = new Interrupts();
   const progress = new ProgressDisplay();
@@ -164,13 +147,14 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     keeper?.close();
     await ks?.close();
     await rm(clusterDir, { recursive: true, force: true });
-    if (err instanceof PcoccError || interrupts.fired) return interrupts.fired ? 130 : 255;
+    if (interrupts.fired) return exitStatus(null, interrupts.fired);
+    if (err instanceof PcoccError) return 255;
     throw err;
   }
 
   try {
     const env = frontEnv(process.env, alloc.jobId, alloc.jobName);
-    return await supervise(o, step, interrupts, env, timeoutMs);
+    return await supervise(o, step, interrupts, env, timeoutMs, (pid) => reporter.noteProcess("front", pid));
   } finally {
     interrupts.dispose();
     keeper?.close();
@@ -243,14 +227,16 @@ async function supervise(
   interrupts: Interrupts,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  onFront: (pid: number | undefined) => void,
 ): Promise<number> {
   if (o.wait) {
     interrupts.onSignal(() => void stopCluster(step));
     const exit = await step.exited;
     process.stderr.write(`${describeStepExit(exit, step.lastLines(20))}\n`);
-    return exit.code ?? 1;
+    return exitStatus(exit.code, exit.signal);
   }
   const front = startFront(o, env, timeoutMs);
+  onFront(front.pid);
   const frontExit = new Promise<number>((resolve) => {
     front.on("error", (err) => {
       process.stderr.write(
@@ -258,7 +244,7 @@ async function supervise(
       );
       resolve(127);
     });
-    front.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+    front.on("exit", (code, signal) => resolve(exitStatus(code, signal)));
   });
   interrupts.onSignal((sig) => {
     front.kill(sig === "SIGINT" ? "SIGHUP" : sig);
@@ -281,7 +267,7 @@ async function supervise(
   await new Promise((r) => setTimeout(r, 1000));
   clearTimeout(kill);
   signalAll(tree, "SIGKILL");
-  return code === 0 ? (first.exit.code ?? 1) : code;
+  return code === 0 ? exitStatus(first.exit.code, first.exit.signal) : code;
 }
 
 function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv, timeoutMs: number): ChildProcess {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { PcoccError } from "../util/index.js";
+import { exitStatus, PcoccError } from "../util/index.js";
 import { openCluster, reverseNatPort } from "./cluster-info.js";
 import { nodeAddress } from "./commands.js";
 import { ON_VM_NODE_ENV, locateRank } from "./cluster-info.js";
@@ -25,7 +25,7 @@ function runClient(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
     });
     child.on("exit", (code, signal) => {
       process.off("SIGINT", ignore);
-      resolve(code ?? (signal ? 128 + 2 : 1));
+      resolve(exitStatus(code, signal));
     });
   });
 }
@@ -91,6 +91,14 @@ function vmNodeStep(
 }
 
 /**
+ * `srun ARGS` that dies with us (its SIGTERM ends the step): the verb must not go on on the node, e.g. a
+ * save committing a revision after the user saw it fail.
+ */
+function srunDyingWithUs(args: string[]): [string, string[]] {
+  return ["setpriv", ["--pdeathsig", "TERM", "--", "srun", ...args]];
+}
+
+/**
  * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
  * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
  */
@@ -99,8 +107,8 @@ export function runOnVmNode(
   pcoccArgv: string[],
   opts: { pty: boolean },
 ): Promise<number> {
-  const args = vmNodeStep(loc, pcoccArgv, opts.pty ? "--pty" : "-u");
-  return runClient("srun", args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
+  const [cmd, args] = srunDyingWithUs(vmNodeStep(loc, pcoccArgv, opts.pty ? "--pty" : "-u"));
+  return runClient(cmd, args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
 }
 
 /**
@@ -108,7 +116,8 @@ export function runOnVmNode(
  * group: a Ctrl-C on the terminal is ours to handle (the relay must outlive it to carry the kills).
  */
 export function spawnOnVmNode(loc: { jobId: number | string; node: string }, pcoccArgv: string[]) {
-  return spawn("srun", vmNodeStep(loc, pcoccArgv, "-u"), {
+  const [cmd, args] = srunDyingWithUs(vmNodeStep(loc, pcoccArgv, "-u"));
+  return spawn(cmd, args, {
     stdio: ["pipe", "pipe", "inherit"],
     detached: true,
     env: { ...process.env, [ON_VM_NODE_ENV]: "1" },

@@ -1,17 +1,19 @@
-import { clusterPrefix, type JobHandle } from "../keystore/index.js";
-import { PcoccError } from "../util/index.js";
+import {
+  checkRecord,
+  clusterPrefix,
+  NODE_NET_RECORD,
+  netRecordSubKey,
+  type JobHandle,
+} from "../keystore/index.js";
 import type { NicSpec } from "../vm/index.js";
 
 /** How long a hypervisor waits for its node's network setup to publish the VM's NICs. */
 const NIC_WAIT_MS = 60_000;
 
-const TAP = /^[A-Za-z0-9_.-]{1,15}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
 /**
  * The NICs the root setup made for VM `rank` on this node: one per network of the VM's resource set, read
  * from `/pcocc/cluster/<jobid>/<net>/<node_rank>` → `{ "vm-<rank>": { tap, mac, ... } }`. Values come from
- * etcd, so only well-formed tap names and MAC addresses are accepted.
+ * etcd: a malformed record is an error naming its key.
  */
 export async function readVmNics(
   job: JobHandle,
@@ -26,15 +28,12 @@ export async function readVmNics(
     (entries) => {
       const nics: NicSpec[] = [];
       for (const net of networks) {
-        const node = entries.get(`${base}${net}/${nodeRank}`)?.value as Record<string, unknown> | undefined;
-        const vm = node?.[`vm-${rank}`] as Record<string, unknown> | undefined;
+        const key = base + netRecordSubKey(net, nodeRank);
+        const entry = entries.get(key);
+        if (!entry) return undefined;
+        const vm = checkRecord(NODE_NET_RECORD, key, entry.value)[`vm-${rank}`];
         if (!vm) return undefined;
-        const tap = vm.tap;
-        const mac = vm.mac;
-        if (typeof tap !== "string" || !TAP.test(tap) || typeof mac !== "string" || !MAC.test(mac)) {
-          throw new PcoccError(`network ${net}: malformed NIC record for vm${rank} in the keystore`);
-        }
-        nics.push({ tap, mac });
+        nics.push({ tap: vm.tap, mac: vm.mac });
       }
       return nics;
     },

@@ -4,6 +4,7 @@ import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.j
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import { decodeTaskEnv } from "../job/index.js";
 import { PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
@@ -14,18 +15,11 @@ import {
 } from "../vm/index.js";
 import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
-import {
-  DEFINITION_ENV,
-  IMAGE_OVERRIDES_ENV,
-  MOUNTS_ENV,
-  RESTART_DIR_ENV,
-  USER_DATA_ENV,
-} from "./launcher.js";
 import { restoreFor } from "./restart.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
 import { readVmNics } from "./vm-network.js";
 
-/** What one hypervisor task learns from SLURM's environment. */
+/** What one hypervisor task learns from SLURM's environment and the launcher's hand-over. */
 export function taskFromEnv(env: NodeJS.ProcessEnv) {
   const need = (name: string): number => {
     const v = envValue(env, name, 16);
@@ -34,9 +28,7 @@ export function taskFromEnv(env: NodeJS.ProcessEnv) {
     }
     return parseUint32(name, v);
   };
-  const definition = env[DEFINITION_ENV];
-  if (!definition)
-    throw new PcoccError(`pcocc internal run: ${DEFINITION_ENV} is not set (started by hand?)`);
+  const handover = decodeTaskEnv(env);
   const nodeRank = need("SLURM_NODEID");
   const tasksPerNode = tasksPerNodeFromEnv(env) ?? [1];
   return {
@@ -45,13 +37,8 @@ export function taskFromEnv(env: NodeJS.ProcessEnv) {
     nodeRank,
     tasksOnNode: tasksPerNode[nodeRank] ?? 1,
     cpusPerTask: Number(env.SLURM_CPUS_PER_TASK ?? "1") || 1,
-    definition,
-    userData: env[USER_DATA_ENV],
-    mounts: env[MOUNTS_ENV] ? (JSON.parse(env[MOUNTS_ENV]) as string[]).map(parseMountSpec) : [],
-    restartDir: env[RESTART_DIR_ENV],
-    imageOverrides: env[IMAGE_OVERRIDES_ENV]
-      ? (JSON.parse(env[IMAGE_OVERRIDES_ENV]) as Record<string, string>)
-      : {},
+    ...handover,
+    mounts: handover.mounts.map(parseMountSpec),
   };
 }
 

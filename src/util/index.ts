@@ -3,4 +3,5 @@ export { ConfigError, PcoccError, formatConfigIssue, type ConfigIssue } from "./
 export { getVerbosity, log, setVerbosity } from "./log.js";
 export { JsonValueSplitter } from "./json-stream.js";
 export { formatTable } from "./table.js";
-export { parentPid } from "./proc.js";
+export { parentPid, processStartTime } from "./proc.js";
+export { exitStatus } from "./exit-status.js";

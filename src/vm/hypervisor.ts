@@ -1,16 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
+import type { Server } from "node:net";
 import { isAbsolute } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createQcow2 } from "../image/index.js";
-import { log, PcoccError } from "../util/index.js";
+import { exitStatus, log, PcoccError } from "../util/index.js";
 import { chooseAccelerator, probeAcceleratorHost, type AcceleratorDecision } from "./accel.js";
 import { ConsoleProxy } from "./console-proxy.js";
 import { vmStatePaths, type VmInfo, type VmStatePaths } from "./paths.js";
 import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { planQemu, virtiofsSockets } from "./qemu-plan.js";
-import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, exitStatus, QemuProcess } from "./qemu-process.js";
+import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, QemuProcess } from "./qemu-process.js";
+import { listenForSaves } from "./save-guard.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
 import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
 
@@ -95,11 +97,13 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let qemu: QemuProcess | undefined;
   let control: QmpClient | undefined;
   let proxy: ConsoleProxy | undefined;
+  let saves: Server | undefined;
   try {
     const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
     control = await connectQemu(spec, qemu, paths);
+    saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
     await writeVmInfo(spec, paths, qemu, decision.accel);
@@ -112,6 +116,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     throw err;
   } finally {
     stop.dispose();
+    saves?.close();
     control?.close();
     await proxy?.close();
     await qemu?.kill();
@@ -255,7 +260,7 @@ async function superviseVm(
     const reason = `qemu exited with ${describeExit(first)}${tail ? `: ${tail}` : ""}`;
     report({ state: "failed", detail: reason });
     logger.error({ vm: spec.name }, reason);
-    return exitStatus(first);
+    return exitStatus(first.code, first.signal);
   }
   report({ state: "stopping" });
   const e = await qemu.stop(control, {
@@ -263,7 +268,7 @@ async function superviseVm(
     powerdownGraceMs: spec.powerdownGraceMs ?? 10_000,
   });
   report({ state: "stopped" });
-  return e.code === 0 || e.signal === "SIGTERM" ? 0 : exitStatus(e);
+  return e.code === 0 || e.signal === "SIGTERM" ? 0 : exitStatus(e.code, e.signal);
 }
 
 async function openIncoming(memory: string) {

@@ -18,6 +18,8 @@ export interface VmStatePaths {
   /** The guest agent's port (see agentPortArgs). */
   agentSocket: string;
   info: string;
+  /** Where `pcocc save` tells the hypervisor about its block job (see save-guard.ts). */
+  saveGuardSocket: string;
 }
 
 export function vmStatePaths(dir: string): VmStatePaths {
@@ -34,6 +36,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     consoleLog: join(dir, "console.log"),
     agentSocket: join(dir, "pcocc_agent_socket"),
     info: join(dir, "vm.json"),
+    saveGuardSocket: join(dir, "save_guard_socket"),
   };
 }
 

@@ -13,12 +13,6 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-export function exitStatus(e: Exit): number {
-  if (e.code !== null) return e.code;
-  const signals: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 };
-  return 128 + (signals[e.signal ?? ""] ?? 1);
-}
-
 export function describeExit(e: Exit): string {
   return e.code !== null ? `status ${e.code}` : `signal ${e.signal}`;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
-import { isAbsolute } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import {
   addRevision,
   createQcow2,
@@ -12,6 +12,7 @@ import { PcoccError } from "../util/index.js";
 import { blockJobEnded, waitBlockJob, type JobProgress } from "./block-job.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";
+import { announceSave } from "./save-guard.js";
 
 export interface SaveLayerOptions {
   /** Copy the whole chain into a standalone image instead of only the VM's own writes. */
@@ -23,6 +24,18 @@ export interface SaveLayerOptions {
   onProgress?: (p: JobProgress) => void;
   /** Cancels the copy; the partial layer is removed. */
   signal?: AbortSignal;
+  /** QEMU names of the block job and of its target node; fresh ones by default. */
+  names?: BlockJobNames;
+}
+
+export interface BlockJobNames {
+  job: string;
+  node: string;
+}
+
+function newBlockJobNames(): BlockJobNames {
+  const tag = randomBytes(4).toString("hex");
+  return { job: `save-job-${tag}`, node: `save-${tag}` };
 }
 
 export interface SavedLayer {
@@ -58,9 +71,7 @@ async function saveLayer(qmpSocket: string, opts: SaveLayerOptions): Promise<Sav
 export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Promise<SavedLayer> {
   if (!isAbsolute(opts.layerPath)) throw new PcoccError(`layer path must be absolute: ${opts.layerPath}`);
   const node = opts.node ?? "drive0";
-  const tag = randomBytes(4).toString("hex");
-  const target = `save-${tag}`;
-  const jobId = `save-job-${tag}`;
+  const { job: jobId, node: target } = opts.names ?? newBlockJobNames();
   let added = false;
   let done = false;
   try {
@@ -127,16 +138,27 @@ export async function saveRevision(
   const full = opts.full === true || !source || vm.info.restored === true;
   const uri = source ?? (opts.dest as string);
   const target = await prepareSaveTarget(config, uri, { dest: opts.dest });
+  const names = newBlockJobNames();
+  let guard: { done: () => Promise<void> } | undefined;
   try {
+    // should this process die, its hypervisor ends the copy and removes the staging directory
+    guard = await announceSave(vm.paths.saveGuardSocket, { ...names, staging: dirname(target.path) });
     await saveLayer(vm.paths.qmpSocket, {
       full,
       layerPath: target.path,
       onProgress: opts.onProgress,
       signal: opts.signal,
+      names,
     });
     opts.signal?.throwIfAborted();
-    return await addRevision(config, uri, target.path, { full, dest: opts.dest });
+    return await addRevision(config, uri, target.path, {
+      full,
+      dest: opts.dest,
+      target,
+      signal: opts.signal,
+    });
   } finally {
     await target.release();
+    await guard?.done();
   }
 }

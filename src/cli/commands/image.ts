@@ -13,6 +13,14 @@ const json = (value: unknown): boolean => out(`${JSON.stringify(value, null, 2)}
 
 export function register(program: Command): void {
   const image = program.command("image").description("manage VM images in repositories");
+  registerInspect(image);
+  registerTransfers(image);
+  registerChanges(image);
+  registerRepo(image.command("repo").description("manage image repositories"));
+}
+
+/** list, show */
+function registerInspect(image: Command): void {
   image
     .command("list")
     .description("list images (latest revision of each), optionally those whose name matches REGEX")
@@ -36,6 +44,10 @@ export function register(program: Command): void {
       if (opts.json) json(info);
       else out(image.formatImageShow(info));
     });
+}
+
+/** import, export, copy */
+function registerTransfers(image: Command): void {
   image
     .command("import")
     .description("import a disk image file (raw, qcow2 or any format qemu-img reads) as a new image")
@@ -75,6 +87,10 @@ export function register(program: Command): void {
       out(`Copying image ...\n`);
       out(`Image successfully copied to ${await image.copyImage(config, src, dst)}\n`);
     });
+}
+
+/** delete, resize */
+function registerChanges(image: Command): void {
   image
     .command("delete")
     .description("delete one revision (NAME@REV) or every revision of an image; space is freed by `repo gc`")
@@ -96,7 +112,10 @@ export function register(program: Command): void {
       const { config, image } = await context();
       out(`Image resized: new revision ${(await image.resizeImage(config, uri, size)).uri}\n`);
     });
-  const repo = image.command("repo").description("manage image repositories");
+}
+
+/** repo list, repo gc */
+function registerRepo(repo: Command): void {
   repo
     .command("list")
     .description("list configured repositories")

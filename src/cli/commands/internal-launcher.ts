@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 /** `pcocc internal launcher`: run by salloc/sbatch on the user's behalf, never by hand. */
 export function register(program: Command): void {
   const internal =
@@ -10,38 +8,15 @@ export function register(program: Command): void {
   internal
     .command("launcher")
     .description("start the virtual cluster inside an allocation and run the user's shell or script")
-    .option("-E, --alloc-script <script>", "command run instead of an interactive shell")
-    .option("-b, --batch-script <file>", "script run in vm0 (through the guest agent) instead of a shell")
-    .option("-w, --wait", "no shell: keep the cluster until its VMs stop or the job ends")
-    .option("--user-data <file>", "cloud-init user-data for every VM")
-    .option("--mount <spec>", "host directory shared with the VMs", collect, [])
-    .option("--image <spec>", "[TPL=]IMAGE: boot TPL's VMs from IMAGE", collect, [])
-    .option("-r, --restart-ckpt <dir>", "resume the VMs from the checkpoint in this directory")
-    .argument("<definition>", "cluster definition")
-    .action(
-      async (
-        definition: string,
-        opts: {
-          allocScript?: string;
-          batchScript?: string;
-          wait?: boolean;
-          userData?: string;
-          mount: string[];
-          image: string[];
-          restartCkpt?: string;
-        },
-      ) => {
-        const { runLauncher } = await import("../../slurm/index.js");
-        process.exitCode = await runLauncher({
-          definition,
-          script: opts.allocScript,
-          batchScript: opts.batchScript,
-          wait: opts.wait,
-          userData: opts.userData,
-          mounts: opts.mount,
-          images: opts.image,
-          restartDir: opts.restartCkpt,
-        });
-      },
-    );
+    // the arguments are the front's launch request, decoded as a whole by its one owner
+    .argument("[request...]", "the launch request pcocc alloc|batch encoded")
+    .helpOption(false)
+    .allowUnknownOption()
+    .action(async (request: string[]) => {
+      const [{ decodeLaunchRequest }, { runLauncher }] = await Promise.all([
+        import("../../job/index.js"),
+        import("../../slurm/index.js"),
+      ]);
+      process.exitCode = await runLauncher(decodeLaunchRequest(request));
+    });
 }

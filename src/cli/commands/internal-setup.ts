@@ -31,10 +31,14 @@ export function register(program: Command): void {
           break;
         case "cleanup": {
           const liveJobs = await (await import("../../slurm/index.js")).liveJobIds();
-          const { reclaimed, strays } = await net.setupCleanup(config, { ...so, liveJobs });
+          const { reclaimed, kept, strays } = await net.setupCleanup(config, { ...so, liveJobs });
           for (const id of await vm.jobStateDirIds())
             if (!liveJobs.includes(id)) await vm.removeJobStateDir(id);
           if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
+          if (kept.length)
+            console.error(
+              `Kept the network objects of running jobs ${kept.join(", ")} and the node-level rules they use`,
+            );
           const n = Object.values(strays).flat().length;
           if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
           break;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { nodeExec, userExec, userSpawn, type LabInfo, type LabUser } from "../../../src/lab/index.js";
 import { run } from "../../../src/lab/procs.js";
+import { exitStatus } from "../../../src/util/exit-status.js";
 import { VM_STATE_ROOT } from "../../../src/vm/index.js";
 import { useLab } from "../../support/lab.js";
 
@@ -199,9 +200,18 @@ export async function etcdRoot(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const pw = readFileSync(info.etcd.rootPasswordFile, "utf8").trim();
-  return run(["etcdctl", `--endpoints=${info.etcd.endpoints.join(",")}`, `--user=root:${pw}`, ...args], {
-    env: ETCD_ENV,
-  });
+  return run(
+    [
+      "etcdctl",
+      `--endpoints=${info.etcd.endpoints.join(",")}`,
+      `--cacert=${info.etcd.caCert}`,
+      `--user=root:${pw}`,
+      ...args,
+    ],
+    {
+      env: ETCD_ENV,
+    },
+  );
 }
 
 /** etcdctl as a lab user, with the keystore password pcocc created for them. */
@@ -212,7 +222,13 @@ export async function etcdAsUser(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const pw = readFileSync(`${user.home}/.pcocc/.etcd-password`, "utf8").trim();
   return run(
-    ["etcdctl", `--endpoints=${info.etcd.endpoints.join(",")}`, `--user=${user.name}:${pw}`, ...args],
+    [
+      "etcdctl",
+      `--endpoints=${info.etcd.endpoints.join(",")}`,
+      `--cacert=${info.etcd.caCert}`,
+      `--user=${user.name}:${pw}`,
+      ...args,
+    ],
     {
       env: ETCD_ENV,
     },
@@ -224,7 +240,7 @@ export async function jobKeys(info: LabInfo, jobId: number): Promise<string[]> {
   const r = await etcdRoot(info, ["get", "--prefix", "--keys-only", "/pcocc/"]);
   if (r.code !== 0) throw new Error(`etcdctl: ${r.stderr}`);
   const re = new RegExp(
-    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/)`,
+    `^/pcocc/(cluster/${jobId}/|cluster/users/[^/]+/${jobId}/|global/users/[^/]+/clusters/${jobId}/|global/jobs/${jobId}/)`,
   );
   return r.stdout
     .split("\n")
@@ -263,7 +279,7 @@ export function spawnPcocc(
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (out.stdout += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (out.stderr += d));
   const exited = new Promise<number>((resolve) =>
-    child.on("close", (code, sig) => resolve(code ?? (sig ? 128 : 1))),
+    child.on("close", (code, sig) => resolve(exitStatus(code, sig))),
   );
   return { child, out, exited };
 }

@@ -125,8 +125,7 @@ describe("per-user isolation (real etcd auth)", () => {
     expect((await alice.ks.get(`${clusterUserPrefix(U("alice"), JOB + 1)}definition`))?.value).toBe("tpl:2");
 
     // bob sees the public cluster tree (as in pcocc) but nothing of alice's own keys
-    const bobJob = await joinJob(bob.ks, { jobId: JOB + 1 });
-    expect(bobJob.user).toBe(U("alice"));
+    expect((await bob.ks.get(leaseRecordKey(JOB + 1)))?.value).toEqual({ user: U("alice") });
     await expect(bob.ks.get(`${clusterUserPrefix(U("alice"), JOB + 1)}definition`)).rejects.toThrow(
       /permission denied/,
     );
@@ -134,11 +133,10 @@ describe("per-user isolation (real etcd auth)", () => {
     await expect(bob.ks.put(`${clusterUserPrefix(U("alice"), JOB + 1)}definition`, "evil")).rejects.toThrow(
       /permission denied/,
     );
-    await expect(bobJob.putUser("definition", "evil")).rejects.toThrow(/permission denied/);
     await expect(bob.ks.deletePrefix(`/pcocc/cluster/users/${U("alice")}/`)).rejects.toThrow(
       /permission denied/,
     );
-    await expect(bob.ks.revokeLease(job.userLease)).rejects.toThrow(/permission denied/);
+    // users cannot forge root's job keys either
     // users cannot forge root's job keys either
     await expect(
       alice.ks.put(`/pcocc/cluster/${JOB + 1}/state/hosts/1`, { state: "complete" }),
@@ -146,6 +144,41 @@ describe("per-user isolation (real etcd auth)", () => {
     await expect(aliceJob.put("rank_map", [0])).rejects.toThrow(/permission denied/);
     expect((await root.get(`${clusterUserPrefix(U("alice"), JOB + 1)}definition`))?.value).toBe("tpl:2");
     await endJob(root, JOB + 1);
+  });
+
+  it("another user can neither learn a job's lease ids nor poison or revoke its leases (hole 5)", async () => {
+    const alice = await makeUser(U("alice"));
+    const bob = await makeUser(U("bob"));
+    const job = await beginJob(root, { jobId: JOB + 9, user: U("alice") });
+    const aliceJob = await joinJob(alice.ks, { jobId: JOB + 9 });
+    expect([aliceJob.lease, aliceJob.userLease]).toEqual([job.lease, job.userLease]);
+
+    // the ids are nowhere bob can read them: not in the public record, not in root's or alice's copies
+    expect(JSON.stringify((await bob.ks.get(leaseRecordKey(JOB + 9)))?.value)).not.toContain(job.userLease);
+    await expect(bob.ks.get(`/pcocc/global/jobs/${JOB + 9}/lease`)).rejects.toThrow(/permission denied/);
+    await expect(bob.ks.get(`${clusterUserPrefix(U("alice"), JOB + 9)}lease`)).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(joinJob(bob.ks, { jobId: JOB + 9, timeoutMs: 500 })).rejects.toThrow(/Timeout waiting/);
+    // ... nor guessable: root chooses them at random, not etcd's counter
+    const more = await Promise.all([root.grantLease(5), root.grantLease(5)]);
+    expect(Math.abs(Number(BigInt(more[0]!) - BigInt(more[1]!)))).toBeGreaterThan(1e6);
+    await Promise.all(more.map((id) => root.revokeLease(id)));
+
+    // even with the ids (leaked), bob cannot attach a key of his to either lease, nor revoke them
+    const bobKey = `${clusterUserPrefix(U("bob"), JOB + 9)}poison`;
+    for (const lease of [job.userLease, job.lease]) {
+      await expect(bob.ks.put(bobKey, 1, { lease })).rejects.toThrow(/permission denied/);
+      await expect(bob.ks.revokeLease(lease)).rejects.toThrow(/permission denied/);
+    }
+    expect(await root.get(bobKey)).toBeUndefined();
+    // ... so alice's writes still go through and both leases are alive
+    await aliceJob.putUser("definition", "tpl:1");
+    await aliceJob.putGlobalUser("ca_cert", { key_data: "x" });
+    expect(await root.leaseTtl(job.lease)).toBeGreaterThan(0);
+    expect(await root.leaseTtl(job.userLease)).toBeGreaterThan(0);
+    await endJob(root, JOB + 9);
+    expect(await root.get(`${clusterUserPrefix(U("alice"), JOB + 9)}definition`)).toBeUndefined();
   });
 });
 

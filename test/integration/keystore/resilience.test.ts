@@ -3,7 +3,7 @@ import { writeFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openKeystore } from "../../../src/keystore/index.js";
+import { ensureUserPassword, ensureUserRole, openKeystore } from "../../../src/keystore/index.js";
 import type { Entry, Keystore } from "../../../src/keystore/index.js";
 import { startEtcd } from "./etcd-fixture.js";
 import type { EtcdFixture } from "./etcd-fixture.js";
@@ -20,6 +20,45 @@ afterAll(async () => {
 
 const view = (entries: Map<string, Entry>) =>
   Object.fromEntries([...entries].map(([k, e]) => [k.slice(k.lastIndexOf("/") + 1), e.value]));
+
+describe("auth changed by another client (fault 13)", () => {
+  it("a user's reads racing root's role changes are retried on a fresh token, never fail", async () => {
+    const root = await openKeystore({ config: etcd.config(), as: "root" });
+    const cfg = etcd.config(await mkdtemp(join(tmpdir(), "ks-racer-")));
+    const password = await ensureUserPassword(cfg.userDir);
+    await ensureUserRole(root, "racer", password);
+    const user = await openKeystore({ config: cfg, as: "user", user: "racer" });
+    const watcher = await openKeystore({ config: cfg, as: "user", user: "racer" });
+    try {
+      await root.put("/pcocc/cluster/1/state/hosts/0", { state: "complete" });
+      await user.get("/pcocc/cluster/1/state/hosts/0"); // holds a token from before the changes
+      // what node 0's setup does on a first job while the other nodes wait for its records
+      let done = false;
+      const churn = (async () => {
+        for (let i = 0; i < 25; i++) await ensureUserRole(root, `newcomer${i}`, password);
+        done = true;
+      })();
+      let reads = 0;
+      const reader = async (): Promise<void> => {
+        while (!done) {
+          const snap = await user.getPrefix("/pcocc/cluster/1/");
+          expect(snap.entries.size).toBe(1);
+          reads++;
+        }
+      };
+      const waiting = watcher.waitFor("/pcocc/cluster/1/", (e) => (e.size === 2 ? true : undefined), {
+        timeoutMs: 60_000,
+        timeoutMessage: "the waiting client never saw the record",
+      });
+      await Promise.all([churn, reader(), reader(), reader()]);
+      await root.put("/pcocc/cluster/1/lease", { user: "racer" });
+      expect(await waiting).toBe(true);
+      expect(reads).toBeGreaterThan(25);
+    } finally {
+      await Promise.all([user.close(), watcher.close(), root.close()]);
+    }
+  });
+});
 
 describe("following a prefix", () => {
   it("converges on etcd's state across an etcd restart and a compaction of the revision it resumes from", async () => {

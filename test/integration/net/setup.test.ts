@@ -100,7 +100,9 @@ async function snapshot(node: LabNode): Promise<Record<string, string>> {
       const id = jobOf(/^table ip (\S+)/.exec(block)?.[1] ?? "");
       return id === undefined || mine(id);
     })
-    .join("");
+    .join("")
+    // counters count the attacks of earlier tests; they are not objects a job leaves behind
+    .replace(/counter packets [0-9]+ bytes [0-9]+/g, "counter");
   return {
     links: links
       .split("\n")
@@ -216,13 +218,49 @@ function sniff(node: LabNode, ns: string): Promise<number> {
   });
 }
 
-/** Python that sends one VXLAN packet (VNI `vni`) holding a broadcast frame with MARKER to `dst`:4789. */
-function vxlanSender(dst: string, vni: number): string[] {
+/**
+ * Python that sends one VXLAN packet (VNI `vni`) holding a broadcast frame with MARKER to `dst`:4789, from
+ * source port `sport` (0: any). Prints "sent", or "refused" when the kernel refuses the datagram.
+ */
+function vxlanSender(dst: string, vni: number, sport = 0): string[] {
   const code = [
     "import socket,struct",
     `frame=b"\\xff"*6+bytes.fromhex("020000000099")+b"\\x88\\xb5"+bytes.fromhex("${MARKER}")*4`,
     `pkt=struct.pack("!II",0x08000000,${vni}<<8)+frame`,
-    `socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(pkt,("${dst}",4789))`,
+    "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)",
+    `s.bind(("",${sport}))`,
+    "try:",
+    `  s.sendto(pkt,("${dst}",4789)); print("sent")`,
+    "except PermissionError:",
+    '  print("refused")',
+  ].join("\n");
+  return ["python3", "-c", code];
+}
+
+/** As the lab's second user, ids dropped (the way any other local user's process runs on the node). */
+const asUser2 = (argv: string[]): string[] => [
+  "setpriv",
+  `--reuid=${lab.user2.uid}`,
+  `--regid=${lab.user2.gid}`,
+  "--clear-groups",
+  ...argv,
+];
+
+/**
+ * Python that connects to host:port over TCP (source port `sport`, 0: any) with a 3 s timeout and prints
+ * "connected", "refused" or "timeout"; with `udp`, sends one datagram instead and prints "sent".
+ */
+function connector(host: string, port: number, sport = 0, udp = false): string[] {
+  const code = [
+    "import socket",
+    `s=socket.socket(socket.AF_INET,socket.${udp ? "SOCK_DGRAM" : "SOCK_STREAM"})`,
+    `s.bind(("",${sport})); s.settimeout(3)`,
+    "try:",
+    udp
+      ? `  s.sendto(b"hi",("${host}",${port})); print("sent")`
+      : `  s.connect(("${host}",${port})); print("connected")`,
+    'except ConnectionRefusedError: print("refused")',
+    'except (socket.timeout, OSError) as e: print("timeout", e)',
   ].join("\n");
   return ["python3", "-c", code];
 }
@@ -325,10 +363,100 @@ describe("pcocc internal setup on the lab", () => {
       expect(spawnSync(vxlanSender(n2.ip, vni)[0]!, vxlanSender(n2.ip, vni).slice(1)).status).toBe(0);
     expect(await fromOutsider).toBe(0);
     expect(await on(n2, ["nft", "list", "table", "ip", `pcocc_j${JOB_A}`])).toMatch(/counter packets [1-9]/);
+    // From node1, a peer of the job, only the node's own tunnel source ports (privileged) get through.
     const fromPeer = sniff(n2, ns1);
     await new Promise((r) => setTimeout(r, 1500));
-    for (let i = 0; i < 3; i++) await on(n1, vxlanSender(n2.ip, vni));
+    for (let i = 0; i < 3; i++) await on(n1, vxlanSender(n2.ip, vni, 700 + i));
     expect(await fromPeer).toBeGreaterThanOrEqual(1);
+  });
+
+  it("VXLAN frames forged with a job's real VNI never reach its bridge from a local user or a VM", async () => {
+    const [n1, n2] = lab.nodes as [LabNode, LabNode];
+    const vni = ((await published(JOB_A, 1)) as unknown as { global: { key_id: number } }).global.key_id;
+    const ns0 = `pcocctest-ep${JOB_A}-0`;
+    const ns1 = `pcocctest-ep${JOB_A}-1`;
+    const counted = async (node: LabNode, table: string, chain: string): Promise<number> =>
+      [
+        ...(await on(node, ["nft", "list", "chain", "ip", table, chain])).matchAll(
+          /counter packets ([0-9]+)/g,
+        ),
+      ]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    const egressBefore = await counted(n1, "pcocc", "output");
+    const ingressBefore = await counted(n2, `pcocc_j${JOB_A}`, "input");
+    const seen = sniff(n2, ns1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      // another user's process on node1 (unprivileged: any source port >= 1024)
+      outcomes.push((await on(n1, asUser2(vxlanSender(n2.ip, vni)))).trim());
+      // root inside a VM on node1, from a privileged source port: NATed like any VM traffic
+      outcomes.push((await inNs(n1, ns0, vxlanSender(n2.ip, vni, 800 + i))).trim());
+      // a datagram that got past a node's egress guard (root, unprivileged port): node2 drops it
+      outcomes.push((await on(n1, vxlanSender(n2.ip, vni, 40000 + i))).trim());
+    }
+    expect(await seen).toBe(0);
+    expect(outcomes.filter((o) => o === "refused").length).toBeGreaterThanOrEqual(3);
+    expect(await counted(n1, "pcocc", "output")).toBeGreaterThanOrEqual(egressBefore + 3);
+    expect(await counted(n2, `pcocc_j${JOB_A}`, "input")).toBeGreaterThanOrEqual(ingressBefore + 3);
+    // The job's own tunnel still carries its traffic.
+    expect(await inNs(n1, ns0, ["ping", "-c", "2", "-W", "3", "10.251.0.2"])).toContain("2 received");
+  });
+
+  it("VM traffic leaves from unprivileged source ports and never reaches the node's own services", async () => {
+    const [n1] = lab.nodes as [LabNode, LabNode];
+    const ns0 = `pcocctest-ep${JOB_A}-0`;
+    const { createServer, createSocket } = await import("./listeners.js");
+    // Listeners outside the job: on the login node (this process, in the lab's root namespace).
+    const tcp = await createServer(lab.controllerIp);
+    const udp = await createSocket(lab.controllerIp);
+    try {
+      expect((await inNs(n1, ns0, connector(lab.controllerIp, tcp.port, 700))).trim()).toBe("connected");
+      expect((await inNs(n1, ns0, connector(lab.controllerIp, udp.port, 701, true))).trim()).toBe("sent");
+      const [tcpPeer] = await tcp.peers(1);
+      const [udpPeer] = await udp.peers(1);
+      expect(tcpPeer).toMatchObject({ address: n1.ip });
+      expect(tcpPeer!.port).toBeGreaterThanOrEqual(1024);
+      expect(udpPeer).toMatchObject({ address: n1.ip });
+      expect(udpPeer!.port).toBeGreaterThanOrEqual(1024);
+    } finally {
+      tcp.close();
+      udp.close();
+    }
+    // The node's services: slurmd, and any listener on any of its addresses (the uplink's and the one it
+    // holds towards the routers). Each is reachable from the login node, so the test can fail.
+    const listener = nodeSpawn(n1, [
+      "python3",
+      "-c",
+      'import socket;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("0.0.0.0",2222));s.listen();print("ready",flush=True);[c.close() for c,_ in iter(s.accept,None)]',
+    ]);
+    relays.push(listener);
+    await new Promise<void>((resolve) => listener.stdout!.once("data", () => resolve()));
+    for (const [host, port] of [
+      [n1.ip, 16818],
+      [n1.ip, 2222],
+      ["10.250.255.254", 2222],
+    ] as const) {
+      expect((await inNs(n1, ns0, connector(host, port))).trim(), `${host}:${port}`).toMatch(/^timeout/);
+      if (host === n1.ip)
+        expect((await on(lab.nodes[1]!, connector(host, port))).trim(), `${host}:${port}`).toBe("connected");
+    }
+    // DHCP/DNS still answer, from the job's own namespace.
+    expect(await inNs(n1, ns0, ["busybox", "nslookup", "vm1.pcocc", "10.251.255.253"])).toMatch(
+      /Address: 10\.251\.0\.2/,
+    );
+  });
+
+  it("the job's DHCP and hosts files are readable by dnsmasq's account alone", async () => {
+    const [n1] = lab.nodes as [LabNode, LabNode];
+    const dir = `/run/pcocc/job-${JOB_A}`;
+    expect(
+      (await on(n1, ["stat", "-c", "%a %U", dir, `${dir}/nat-rssh.dhcp`, `${dir}/nat-rssh.hosts`])).trim(),
+    ).toBe("711 root\n400 dnsmasq\n400 dnsmasq");
+    const r = await nodeExec(n1, asUser2(["cat", `${dir}/nat-rssh.dhcp`]));
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe("");
   });
 
   it("a second concurrent job gets its own VNI and addresses, and no packet crosses between the jobs", async () => {

@@ -1,6 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rm, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,15 @@ import {
 
 const exec = promisify(execFile);
 
+/** Polls `probe` (every 5 ms: the copy it waits for is short) until it holds. */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Every revision of `name` opens with its whole backing chain and passes qemu-img check. */
 async function assertLoadable(config: ReposConfig, name: string, revisions: number): Promise<void> {
   for (let rev = 0; rev < revisions; rev++) {
@@ -35,6 +44,7 @@ describe("pcocc save on a running tiny guest", () => {
   let config: ReposConfig;
   let vm: RunningVm | undefined;
   let vm2: RunningVm | undefined;
+  let vm3: RunningVm | undefined;
   let stateDir: string;
   const token = `saved-${randomBytes(6).toString("hex")}`;
   /** How long a whole `pcocc save` took here: kills are spread over that span. */
@@ -59,6 +69,7 @@ describe("pcocc save on a running tiny guest", () => {
   afterAll(async () => {
     await stopVm(vm);
     await stopVm(vm2);
+    await stopVm(vm3);
     await rm(cfg.dir, { recursive: true, force: true });
   });
 
@@ -114,6 +125,58 @@ describe("pcocc save on a running tiny guest", () => {
     const r = await pcocc(["save", "--state-dir", stateDir], cfg.env);
     expect(r.stdout).toContain(`revision ${revisions}`);
     await assertLoadable(config, "tiny", revisions + 1);
+  });
+
+  it("a save killed during its copy ends the block job and leaves neither staging nor a revision", async () => {
+    const before = (await resolveImage(config, "test:tiny")).revision;
+    const dir = join(cfg.dir, ".pcocc_save_vm_2");
+    vm3 = await startVm(
+      tinySpec(g, {
+        rank: 2,
+        stateDir: dir,
+        imagePath: (await resolveImage(config, "test:tiny@0")).topPath,
+        imageUri: "test:tiny",
+        template: {
+          "user-data": {
+            runcmd: [
+              "dd if=/dev/urandom of=/data/big bs=1M count=48",
+              "sync",
+              "echo big-written > /dev/console",
+            ],
+          },
+        },
+      }),
+    );
+    await waitForConsole(vm3, /^big-written/m);
+    const { qemuPid } = JSON.parse(await readFile(join(dir, "vm.json"), "utf8")) as { qemuPid: number };
+    const tmp = join(cfg.repo, ".tmp");
+    const child = spawn(process.execPath, [PCOCC, "save", "--state-dir", dir], {
+      env: { ...process.env, ...cfg.env },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.on("exit", r));
+    // the copy runs once the staging layer grows past its header: freeze QEMU there, so the save dies
+    // with its block job unfinished
+    let entry = "";
+    await until("the copy to start", async () => {
+      for (const e of await readdir(tmp)) {
+        const st = await stat(join(tmp, e, "save.qcow2")).catch(() => undefined);
+        if (st && st.size > 1 << 20) entry = e;
+      }
+      return entry !== "";
+    });
+    process.kill(qemuPid, "SIGSTOP");
+    child.kill("SIGKILL");
+    await exited;
+    process.kill(qemuPid, "SIGCONT");
+    await until("its staging entry to go", async () => !(await readdir(tmp)).includes(entry));
+    const jobs = await pcocc(["monitor-cmd", "--state-dir", dir, "vm2", "info", "block-jobs"]);
+    expect(jobs.stdout + jobs.stderr).toMatch(/No active jobs/);
+    expect((await resolveImage(config, "test:tiny")).revision).toBe(before);
+    // the hypervisor dropped the dead save's target: the next save of this VM works
+    const r = await pcocc(["save", "--state-dir", dir], cfg.env);
+    expect(r.stdout, r.stderr).toContain(`revision ${before + 1}`);
+    await stopVm(vm3);
   });
 
   it("--full writes a single-layer revision", async () => {

@@ -14,6 +14,9 @@ describe("shipped etc/", () => {
     const config = await load();
     expect(config.batch.type).toBe("slurm");
     expect(config.batch.settings["etcd-auth-type"]).toBe("password");
+    // etcd over TLS, the CA named (hole 8: passwords never in clear)
+    expect(config.batch.settings["etcd-protocol"]).toBe("https");
+    expect(config.batch.settings["etcd-ca-cert"]).toMatch(/^\/.+\.crt$/);
     const nat = config.networks["nat-rssh"];
     expect(nat?.type).toBe("ethernet");
     if (nat?.type !== "ethernet") throw new Error("unreachable");
@@ -67,14 +70,27 @@ describe("batch.yaml", () => {
     ));
   it("reports a missing required key at its parent", () =>
     expectOneIssue(
-      { system: { "batch.yaml": BATCH.replace("  etcd-protocol: http\n", "") } },
+      { system: { "batch.yaml": BATCH.replace("  etcd-auth-type: password\n", "") } },
       {
         file: "system:batch.yaml",
         line: 2,
-        keyPath: "settings.etcd-protocol",
+        keyPath: "settings.etcd-auth-type",
         message: "required key is missing",
       },
     ));
+  it("talks to etcd over https unless told otherwise", async () => {
+    const config = await load({ "batch.yaml": BATCH.replace("  etcd-protocol: http\n", "") });
+    expect(config.batch.settings["etcd-protocol"]).toBe("https");
+  });
+  it("refuses a CA certificate with http, and a relative one", async () => {
+    expect(await issuesOf({ "batch.yaml": BATCH + "  etcd-ca-cert: /etc/etcd/ca.crt\n" })).toMatchObject([
+      { keyPath: "settings.etcd-ca-cert", message: "is only used with etcd-protocol https" },
+    ]);
+    const https = BATCH.replace("etcd-protocol: http", "etcd-protocol: https");
+    expect(await issuesOf({ "batch.yaml": https + "  etcd-ca-cert: ca.crt\n" })).toMatchObject([
+      { keyPath: "settings.etcd-ca-cert", message: "must be an absolute path" },
+    ]);
+  });
   it("reports YAML syntax errors with their line", () =>
     expectOneIssue(
       { system: { "batch.yaml": "type: slurm\nsettings: a: b\n" } },

@@ -27,14 +27,19 @@ const guests = {
   tiny: { kernel: "/t/vmlinux", initrd: "/t/initrd", kernelArgs: "console=ttyS0" },
 };
 
+const CA = "/lab/etc/etcd-tls/ca.crt";
+
 describe("lab pcocc configuration", () => {
   it("passes the config loader's validation, with the lab templates", async () => {
-    const systemDir = writeConf(renderPcoccConfig({ imagesRepo: "/lab/images", guests }));
+    const systemDir = writeConf(renderPcoccConfig({ imagesRepo: "/lab/images", guests, etcdCaCert: CA }));
     const userDir = mkdtempSync(join(tmpdir(), "lab-user-"));
     dirs.push(userDir);
     const config = await loadConfig({ systemDir, userDir, cache: false });
     expect(config.batch.settings["etcd-servers"]).toEqual(["10.231.0.1"]);
     expect(config.batch.settings["etcd-auth-type"]).toBe("password");
+    // the lab's etcd speaks TLS only, signed by the lab's own CA
+    expect(config.batch.settings["etcd-protocol"]).toBe("https");
+    expect(config.batch.settings["etcd-ca-cert"]).toBe(CA);
     expect(config.networks["nat-rssh"]?.type).toBe("ethernet");
     expect(Object.keys(config.resourceSets).sort()).toEqual(["cluster", "default"]);
     expect(config.repos.map((r) => r.name)).toContain("global");
@@ -47,13 +52,15 @@ describe("lab pcocc configuration", () => {
   });
 
   it("is valid before the guests exist (no templates yet)", async () => {
-    const systemDir = writeConf(renderPcoccConfig({ imagesRepo: "/lab/images", guests: null }));
+    const systemDir = writeConf(
+      renderPcoccConfig({ imagesRepo: "/lab/images", guests: null, etcdCaCert: CA }),
+    );
     const config = await loadConfig({ systemDir, user: false });
     expect(config.templates.lab).toBeUndefined();
   });
 
   it("uses the netdev datapath and keeps the two networks' MACs apart", () => {
-    const files = renderPcoccConfig({ imagesRepo: "/lab/images", guests: null });
+    const files = renderPcoccConfig({ imagesRepo: "/lab/images", guests: null, etcdCaCert: CA });
     expect(files["networks.yaml"]).toMatch(/datapath-type: netdev[\s\S]*datapath-type: netdev/);
     expect(files["networks.yaml"]).toContain("mac-prefix: 52:54:01");
     expect(files["networks.yaml"]).toContain("network-layer: L2");

@@ -181,6 +181,11 @@ describe("planNode (L3, two nodes)", () => {
     expect(nft).toContain('{"set":["10.231.0.12"]}');
     expect(nft).toContain('"right":1024');
     expect(nft).toContain('{"dnat":{"addr":"10.250.0.6","port":22}}');
+    // Only the peer's tunnel device sends this VNI: privileged source ports, which the device uses too.
+    expect(nft).toContain('"field":"sport"}},"right":{"range":[512,1023]}');
+    expect(ops).toContainEqual(
+      expect.objectContaining({ name: "nat_vx0", srcPortMin: 512, srcPortMax: 1023 }),
+    );
     const bridge = master.steps.find((s) => s.kind === "ovs-bridge");
     expect(bridge).toEqual({
       kind: "ovs-bridge",
@@ -209,6 +214,7 @@ describe("planNode (L3, two nodes)", () => {
         "--listen-address=10.251.255.253",
         "--dhcp-option=option:router,10.251.255.254",
         "--domain=lab.test",
+        "--user=nobody",
       ]),
     );
     const files = master.steps.filter((s) => s.kind === "file");
@@ -216,11 +222,13 @@ describe("planNode (L3, two nodes)", () => {
       {
         kind: "file",
         path: "/run/pcocc/job-42/nat-rssh.hosts",
+        owner: "nobody",
         content: "10.251.0.1 vm0.lab.test vm0\n10.251.0.2 vm1.lab.test vm1\n",
       },
       {
         kind: "file",
         path: "/run/pcocc/job-42/nat-rssh.dhcp",
+        owner: "nobody",
         content: "52:54:00:00:00:00,10.251.0.1,vm0,infinite\n52:54:00:00:00:01,10.251.0.2,vm1,infinite\n",
       },
     ]);
@@ -248,7 +256,8 @@ describe("planNode (L3, two nodes)", () => {
     const nat = JSON.stringify(
       master.steps.find((s) => s.kind === "nft" && s.netns === "pcocc_j42n0_nat-rssh"),
     );
-    expect(nat).toContain('{"snat":{"addr":"10.250.0.6"}}');
+    expect(nat).toContain('{"snat":{"addr":"10.250.0.6","port":{"range":[1024,65535]}}}');
+    expect(nat).toContain('{"masquerade":{"port":{"range":[1024,65535]}}}');
     expect(nat).toContain('{"dnat":{"addr":"10.251.0.1"}}');
   });
 
@@ -331,5 +340,17 @@ describe("planNode (L2) and planInit", () => {
     const s = JSON.stringify(doc);
     expect(s).toContain('{"prefix":{"addr":"10.250.0.0","len":16}}');
     expect(s).toContain('"masquerade":null');
+    const doc2 = doc as { nftables: Array<{ add?: { rule?: { chain: string; expr: unknown[] } } }> };
+    const rules = (chain: string): string[] =>
+      doc2.nftables.filter((c) => c.add?.rule?.chain === chain).map((c) => JSON.stringify(c.add!.rule!.expr));
+    // TCP/UDP from VMs never leaves with a privileged source port.
+    expect(rules("postrouting")[0]).toContain('{"masquerade":{"port":{"range":[1024,65535]}}}');
+    expect(rules("postrouting")[0]).toContain('{"set":["tcp","udp"]}');
+    // Nothing from the VMs' external addresses reaches the node itself, except replies.
+    expect(rules("input")).toHaveLength(2);
+    expect(rules("input")[0]).toContain('"established","related"');
+    expect(rules("input")[1]).toContain('{"drop":null}');
+    expect(rules("output")[0]).toContain('"skuid"');
+    expect(rules("forward").some((r) => r.includes('"dport"}},"right":4789'))).toBe(true);
   });
 });

@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { PcoccConfig } from "../../../src/config/index.js";
-import { batchManagerArgs, batchManagerEnv, launcherArgs } from "../../../src/slurm/alloc.js";
+import { decodeLaunchRequest } from "../../../src/job/index.js";
+import {
+  batchManagerArgs,
+  batchManagerEnv,
+  launchRequest,
+  launcherCommand,
+} from "../../../src/slurm/alloc.js";
 import { BATCH_SCRIPT, batchWrapper, HOST_SCRIPT } from "../../../src/slurm/batch.js";
 import { allocationFromEnv, frontEnv, promptCommand, startTimeoutMs } from "../../../src/slurm/launcher.js";
 import { shellQuote } from "../../../src/slurm/pcocc-command.js";
@@ -30,16 +36,21 @@ describe("salloc/sbatch command lines", () => {
       PCOCC_REQUEST_CRED: "ab".repeat(16),
     });
   });
-  it("passes launch options to the launcher", () => {
-    expect(
-      launcherArgs({ script: "probe", mounts: ["a=/x"], images: [], userData: "u.yaml" }, "t:2"),
-    ).toEqual(["internal", "launcher", "-E", "probe", "--user-data", "u.yaml", "--mount", "a=/x", "t:2"]);
-    expect(launcherArgs({ mounts: [], images: [], wait: true }, "t")).toEqual([
+  it("runs the launcher with the user's launch options", () => {
+    const argv = launcherCommand(launchRequest("t:2", { script: "probe", mounts: ["a=/x"], images: [] }));
+    expect(argv.slice(argv.indexOf("internal"))).toEqual([
       "internal",
       "launcher",
-      "-w",
-      "t",
+      "--alloc-script=probe",
+      "--mount=a=/x",
+      "--definition=t:2",
     ]);
+    expect(decodeLaunchRequest(argv.slice(argv.indexOf("launcher") + 1))).toEqual({
+      definition: "t:2",
+      script: "probe",
+      mounts: ["a=/x"],
+      images: [],
+    });
   });
 });
 
@@ -50,10 +61,10 @@ describe("batch wrapper", () => {
       process.execPath,
       "-e",
       "const fs=require('fs');const a=process.argv.slice(1);" +
-        "console.log(JSON.stringify(a));console.log(fs.readFileSync(a[a.indexOf('-E')+1],'utf8'));process.exit(7)",
+        "const s=a.find((x)=>x.startsWith('--alloc-script=')).slice(15);" +
+        "console.log(JSON.stringify(a));console.log(fs.readFileSync(s,'utf8'));process.exit(7)",
       "--",
-      "-E",
-      HOST_SCRIPT,
+      `--alloc-script=${HOST_SCRIPT}`,
       "it's $HOME `x`",
     ];
     const hostScript = "#!/bin/sh\necho 'host $SCRIPT' \"quoted\"\nEOF\n";
@@ -74,7 +85,7 @@ describe("batch wrapper", () => {
     const [argLine, ...script] = out.split("\n");
     const argv = JSON.parse(argLine!) as string[];
     expect(argv[argv.length - 1]).toBe("it's $HOME `x`");
-    expect(argv[argv.indexOf("-E") + 1]).toMatch(/^\/tmp\/pcocc\.host\./);
+    expect(argv.find((a) => a.startsWith("--alloc-script="))).toMatch(/^--alloc-script=\/tmp\/pcocc\.host\./);
     expect(script.join("\n")).toBe(hostScript + "\n");
   });
   it("embeds the -b script the same way, under its own name", () => {
