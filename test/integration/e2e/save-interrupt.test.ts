@@ -80,7 +80,8 @@ describe("pcocc save interrupted on the login node or on the VM's node", () => {
 
   for (const side of ["login node", "VM's node"] as const)
     it(`a save killed on the ${side} during its copy ends it and commits nothing`, async () => {
-      const image = `user:interrupted-${side === "login node" ? "front" : "node"}`;
+      // a name of this run's own: a revision left by an earlier run must not decide this one
+      const image = `user:interrupted-${side === "login node" ? "front" : "node"}-${process.pid}`;
       const save = spawnPcocc(info, ["save", "-j", String(jobId), "--full", "-d", image, "vm0"]);
       const entry = await waitUntil("the copy to start", async () => copying(), 120_000, 5);
       // QEMU frozen: the save dies with its block job unfinished, whichever process is killed

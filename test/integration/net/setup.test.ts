@@ -121,9 +121,10 @@ async function snapshot(node: LabNode): Promise<Record<string, string>> {
       .split("\n")
       .filter((l) => MINE.some((j) => l.includes(`/job-${j}/`)))
       .join("\n"),
-    records: (await on(node, ["ls", "-A", "/run/pcocc"]))
+    // vm-state is the root-owned parent of the jobs' VM state, made by the first create and kept
+    records: (await on(node, ["sh", "-c", "ls -A /run/pcocc; ls -A /run/pcocc/vm-state 2>/dev/null || true"]))
       .split("\n")
-      .filter((n) => !/^job-[0-9]+$/.test(n) || mine(Number(n.slice(4))))
+      .filter((n) => n !== "vm-state" && (!/^job-[0-9]+$/.test(n) || mine(Number(n.slice(4)))))
       .join(" "),
   };
 }
