@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import type { Etcd3, IEvent, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
 import { PcoccError } from "../util/index.js";
 
@@ -125,7 +126,10 @@ export class Keystore {
         callOptions: () => ({ deadline: Date.now() + callTimeoutMs }),
       };
     }
-    if (opts.caCert) options.credentials = { rootCertificate: opts.caCert };
+    if (opts.caCert) {
+      options.credentials = { rootCertificate: opts.caCert };
+      if (opts.endpoints.some((e) => isIP(new URL(e).hostname))) quietIpServerNameWarning();
+    }
     return new Keystore(new Etcd3(options), opts.user?.name ?? "", opts.endpoints);
   }
 
@@ -525,4 +529,19 @@ function applyEvents<T>(entries: Map<string, Entry<T>>, events: IEvent[], base: 
     latest = Math.max(latest ?? 0, rev);
   }
   return latest;
+}
+
+/**
+ * etcd servers are commonly named by address, with the address in their certificate, and grpc-js then
+ * hands the address to TLS as server name. The certificate is still checked against that address; only
+ * SNI cannot carry it, and Node says so on stderr (DEP0123) once per process — a line every user command
+ * would print. That one warning is dropped; every other warning still goes out.
+ */
+function quietIpServerNameWarning(): void {
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" ? (rest[0] as { code?: string })?.code : rest[1];
+    if (code === "DEP0123") return;
+    (emit as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
 }

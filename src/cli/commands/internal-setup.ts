@@ -46,7 +46,13 @@ export function register(program: Command): void {
         case "create": {
           const job = jobs.setupCreateJobFromEnv(process.env);
           await vm.createJobStateDir(job);
-          await jobs.beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so));
+          // a create that fails leaves nothing, its VM state directory included
+          await jobs
+            .beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so))
+            .catch(async (err: unknown) => {
+              await vm.removeJobStateDir(job.jobId);
+              throw err;
+            });
           break;
         }
         case "delete": {
