@@ -1,15 +1,16 @@
+import { randomInt } from "node:crypto";
 import { PcoccError } from "../util/index.js";
 import type { Keystore } from "./client.js";
 import type { JobHandle } from "./jobs.js";
 import {
   checkJobId,
   checkRecord,
-  clusterPrefix,
   collectiveIds,
   collectiveSubKey,
   globalKey,
   idAllocState,
   recordOrUndefined,
+  rootJobPrefix,
   type IdOwner,
 } from "./layout.js";
 
@@ -29,6 +30,25 @@ export function pickFreeIds(state: IdOwner[], size: number, count: number): numb
 }
 
 /**
+ * `count` distinct ids drawn at random from [0, size) minus `state`: for ids that must not be guessable
+ * (a job's VNI). Falls back to the lowest free ones when the space is nearly full.
+ */
+export function pickRandomFreeIds(state: IdOwner[], size: number, count: number): number[] {
+  if (state.length + count > size) return [];
+  if ((state.length + count) * 2 > size) return pickFreeIds(state, size, count);
+  const taken = new Set(state.map((e) => e.id));
+  const out: number[] = [];
+  while (out.length < count) {
+    const id = randomInt(size);
+    if (!taken.has(id)) {
+      taken.add(id);
+      out.push(id);
+    }
+  }
+  return out;
+}
+
+/**
  * Ids (VXLAN VNIs, NAT IPs, reverse-NAT ports) shared by all jobs, kept in one global key updated with
  * compare-and-swap transactions, so concurrent setups on many nodes never hand one id to two live jobs.
  */
@@ -40,6 +60,8 @@ export class IdAllocator {
     /** Path under /pcocc/global/, e.g. `net/type/ethernet/key_alloc_state`. */
     readonly keyPath: string,
     readonly size: number,
+    /** `random`: ids that must not be guessable; `lowest` (default): gap filling, compact ranges. */
+    private readonly pick: "lowest" | "random" = "lowest",
   ) {
     if (!Number.isSafeInteger(size) || size <= 0) throw new PcoccError(`invalid id allocator size ${size}`);
     this.key = globalKey(keyPath);
@@ -60,7 +82,7 @@ export class IdAllocator {
     return this.ks.update<IdOwner[], number[]>(this.key, (raw) => {
       let state = parseState(raw, this.key, this.size);
       if (live) state = state.filter((e) => live.has(e.job));
-      const ids = pickFreeIds(state, this.size, count);
+      const ids = (this.pick === "random" ? pickRandomFreeIds : pickFreeIds)(state, this.size, count);
       if (ids.length !== count) throw new PcoccError(`Not enough free ids in ${this.keyPath}`);
       const next = [...state, ...ids.map((id) => ({ id, job: jobId }))].sort((a, b) => a.id - b.id);
       return { value: next, result: ids };
@@ -107,7 +129,8 @@ export class IdAllocator {
     job: JobHandle,
     opts: { count: number; master: number; nodeRank: number; name: string; timeoutMs?: number },
   ): Promise<number[]> {
-    const key = clusterPrefix(job.jobId) + collectiveSubKey(this.keyPath, opts.name);
+    // root-only: the ids may be secrets (a job's VNI), and only the job's root setups read them
+    const key = rootJobPrefix(job.jobId) + collectiveSubKey(this.keyPath, opts.name);
     // a result that is not the requested count of ids is none yet (a master's re-run rewrites it)
     const format = collectiveIds(opts.count, this.size);
     const valid = (v: unknown): number[] | undefined => recordOrUndefined(format, v);
@@ -115,7 +138,7 @@ export class IdAllocator {
       const existing = valid((await this.ks.get(key))?.value);
       if (existing) return existing;
       const ids = await this.alloc(job.jobId, opts.count);
-      await job.put(collectiveSubKey(this.keyPath, opts.name), ids);
+      await job.putRoot(collectiveSubKey(this.keyPath, opts.name), ids);
       return ids;
     }
     return this.ks.waitFor(key, (entries) => valid(entries.get(key)?.value), {

@@ -9,7 +9,7 @@ export { ensureUserPassword, readUserPassword, isValidCredential } from "./crede
 export { ensureUserRole, roleName } from "./roles.js";
 export { beginJob, joinJob, endJob } from "./jobs.js";
 export type { JobHandle } from "./jobs.js";
-export { IdAllocator, pickFreeIds } from "./id-allocator.js";
+export { IdAllocator, pickFreeIds, pickRandomFreeIds } from "./id-allocator.js";
 export type { IdOwner } from "./id-allocator.js";
 export {
   HOST_STATES,

@@ -34,6 +34,8 @@ export interface JobHandle {
   put(key: string, value: unknown): Promise<void>;
   /** Several root-written job keys in one txn. */
   putMany(items: Array<{ key: string; value: unknown }>): Promise<void>;
+  /** Root-only job key (`/pcocc/global/jobs/<jobid>/<key>`), under the job lease: what users must not read. */
+  putRoot(key: string, value: unknown): Promise<void>;
   /** User-written job key (`/pcocc/cluster/users/<user>/<jobid>/<key>`), under the user lease. */
   putUser(key: string, value: unknown): Promise<void>;
   /** User key in the global tree (`/pcocc/global/users/<user>/clusters/<jobid>/<key>`), under the user lease. */
@@ -57,6 +59,9 @@ function handle(ks: Keystore, jobId: number, rec: LeaseRecord): JobHandle {
     },
     putMany: (items) =>
       ks.putMany(items.map((i): PutItem => ({ key: base + i.key, value: i.value, lease: rec.lease }))),
+    putRoot: async (key, value) => {
+      await ks.put(rootJobPrefix(jobId) + key, value, { lease: rec.lease });
+    },
     putUser: async (key, value) => {
       await ks.put(userBase + key, value, { lease: rec.userLease });
     },

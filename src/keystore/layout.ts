@@ -8,10 +8,11 @@
  *   /pcocc/global/jobs/<jobid>/                           root only:
  *       lease                LeaseRecord — the job's two lease ids (see below)
  *       destroyed            written when the job is torn down (job-id reuse guard)
+ *       coll_alloc/<path>/<key>  ids one node allocated for the whole job (e.g. a network's VNI)
  *   /pcocc/cluster/<jobid>/<key>                          root setup, readable by every pcocc user:
  *       lease                JobMarker {user} — the job exists and whose it is (no lease ids)
  *       state/hosts/<rank>   HostState per node rank
- *       <net>/<rank>         NodeNetRecord, rnat/<vmrank>/<port> host port, coll_alloc/<path>/<key> ids, …
+ *       <net>/<rank>         NodeNetRecord (no VNI), rnat/<vmrank>/<port> host port, …
  *   /pcocc/cluster/users/<user>/<jobid>/<key>             that user (definition, resource_definition,
  *       rank_map, nodes, state/vms/<rank>, …; `lease`: root's copy of the LeaseRecord, see below)
  *

@@ -5,9 +5,10 @@
  *
  * etcd keys written for each job (under the job's lease, relative to /pcocc/cluster/<jobid>/):
  *   <net>/<node_rank>          { "vm-<rank>": { tap, mac, ip?, "ext-ip"?, hostPort?, "domain-name"? },
- *                                global: { int_br_name, key_id (VNI), master } }   — read by the hypervisor
+ *                                global: { int_br_name, master } }   — read by the hypervisor
  *   rnat/<vm_rank>/<vm_port>   host port (number) on the VM's node                — read by `pcocc ssh`
- *   coll_alloc/net/type/ethernet/key_alloc_state/<net>_tun_key   [VNI id] (master → other nodes)
+ * Root only (/pcocc/global/jobs/<jobid>/): coll_alloc/net/type/ethernet/key_alloc_state/<net>_tun_key,
+ * [VNI id] (master → other nodes). VNIs are drawn at random and never published to users.
  * Allocators (global): net/type/ethernet/key_alloc_state (VNI = 1024 + id) and natip_alloc_state
  * (ext address = ext-network + id + 1). Node-local records: /run/pcocc/job-<id>/record.json.
  */

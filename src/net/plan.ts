@@ -247,7 +247,8 @@ function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>):
     steps,
     published: {
       ...nicRecords(ctx, taps.taps, router, rnat, domain),
-      global: { int_br_name: bridge, key_id: ctx.alloc.vni, master: jn.master },
+      // no VNI here: every user reads this record, and the VNI is root's (the node records keep it)
+      global: { int_br_name: bridge, master: jn.master },
     },
     rnat: rnat?.rnat ?? [],
     inputRules: tunnel.inputRules,

@@ -110,10 +110,15 @@ async function removeNodeObjects(config: PcoccConfig): Promise<void> {
 }
 
 function allocators(ks: Keystore, config: PcoccConfig): IdAllocator[] {
-  return [new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS), extAllocator(ks, config)];
+  return [vniAllocator(ks), extAllocator(ks, config)];
 }
 
 /** One pool of external addresses for all L3 networks (as pcocc), sized by the smallest ext network. */
+/** VNIs are drawn at random: another user who guesses a job's VNI must not find it lowest-first. */
+function vniAllocator(ks: Keystore): IdAllocator {
+  return new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS, "random");
+}
+
 function extAllocator(ks: Keystore, config: PcoccConfig): IdAllocator {
   let size = 65534;
   for (const n of Object.values(config.networks))
@@ -145,7 +150,7 @@ async function createOnNode(
   resolveNode: (name: string) => Promise<string>,
 ): Promise<void> {
   const ks = handle.ks;
-  const vniAlloc = new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS);
+  const vniAlloc = vniAllocator(ks);
   const extAlloc = extAllocator(ks, config);
   const allocs: Record<string, NetAllocation> = {};
   const ownExt: number[] = [];
@@ -245,7 +250,7 @@ export async function setupDelete(
     const extIds = Object.values(rec.extIds).flat();
     if (extIds.length) await extAllocator(ks, config).free(job.jobId, extIds);
     const vnis = Object.values(rec.vnis).map((v) => v - VNI_BASE);
-    if (vnis.length) await new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS).free(job.jobId, vnis);
+    if (vnis.length) await vniAllocator(ks).free(job.jobId, vnis);
     for (const k of rec.keys) await ks.delete(clusterPrefix(job.jobId) + k);
   }
 }

@@ -148,11 +148,23 @@ async function published(
 ): Promise<
   Record<
     string,
-    { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string } & { key_id: number }
+    { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string }
   >
 > {
   const e = await ks.get(`/pcocc/cluster/${jobId}/nat-rssh/${rank}`);
   return e?.value as never;
+}
+
+/** A job network's VNI, from the node records root keeps (users are never shown it). */
+async function vniOf(jobId: number): Promise<number> {
+  for (const node of lab.nodes.slice(0, 2)) {
+    const rec = JSON.parse((await on(node, ["cat", `/run/pcocc/job-${jobId}/record.json`])) || "{}") as {
+      vnis?: Record<string, number>;
+    };
+    const vni = rec.vnis?.["nat-rssh"];
+    if (vni !== undefined) return vni;
+  }
+  throw new Error(`no VNI recorded for job ${jobId}`);
 }
 
 /** A "VM" on `node`: namespace + veth + relay to `tap`; returns its namespace name. */
@@ -356,7 +368,7 @@ describe("pcocc internal setup on the lab", () => {
 
     // Ingress filtering: a VXLAN packet with the job's VNI from the lab bridge (not a node of the job) is
     // dropped by node2; the same packet from node1, a peer of the job, reaches vm1.
-    const vni = (p1 as unknown as { global: { key_id: number } }).global.key_id;
+    const vni = await vniOf(JOB_A);
     const fromOutsider = sniff(n2, ns1);
     await new Promise((r) => setTimeout(r, 1500));
     const { spawnSync } = await import("node:child_process");
@@ -373,7 +385,7 @@ describe("pcocc internal setup on the lab", () => {
 
   it("VXLAN frames forged with a job's real VNI never reach its bridge from a local user or a VM", async () => {
     const [n1, n2] = lab.nodes as [LabNode, LabNode];
-    const vni = ((await published(JOB_A, 1)) as unknown as { global: { key_id: number } }).global.key_id;
+    const vni = await vniOf(JOB_A);
     const ns0 = `pcocctest-ep${JOB_A}-0`;
     const ns1 = `pcocctest-ep${JOB_A}-1`;
     const counted = async (node: LabNode, table: string, chain: string): Promise<number> =>
@@ -468,8 +480,9 @@ describe("pcocc internal setup on the lab", () => {
       published(JOB_B, 0),
       published(JOB_B, 1),
     ]);
-    const globalOf = (p: unknown): { key_id: number } => (p as { global: { key_id: number } }).global;
-    expect(globalOf(b0).key_id).not.toBe(globalOf(a0).key_id);
+    expect(await vniOf(JOB_B)).not.toBe(await vniOf(JOB_A));
+    // every user reads the published records: the VNI is not in them
+    expect(JSON.stringify([a0, a1, b0, b1])).not.toMatch(/key_id/);
     const extA = [a0["vm-0"]!["ext-ip"], a1["vm-1"]!["ext-ip"]];
     const extB = [b0["vm-0"]!["ext-ip"], b1["vm-1"]!["ext-ip"]];
     expect(new Set([...extA, ...extB]).size).toBe(4);

@@ -8,6 +8,7 @@ import {
   endpointsOf,
   ensureUserPassword,
   pickFreeIds,
+  pickRandomFreeIds,
   readUserPassword,
 } from "../../../src/keystore/index.js";
 import type { KeystoreConfig } from "../../../src/keystore/index.js";
@@ -24,6 +25,23 @@ describe("pickFreeIds", () => {
   it("returns nothing when the range cannot hold the request", () => {
     expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 2)).toEqual([]);
     expect(pickFreeIds(owners([0, 1], [1, 1]), 3, 1)).toEqual([2]);
+  });
+});
+
+describe("pickRandomFreeIds", () => {
+  it("draws distinct free ids, spread over the range (a VNI must not be guessable)", () => {
+    const used = owners([0, 1], [1, 1], [2, 1]);
+    const picks = Array.from({ length: 20 }, () => pickRandomFreeIds(used, 64512, 2));
+    for (const p of picks) {
+      expect(p).toHaveLength(2);
+      expect(new Set(p).size).toBe(2);
+      for (const id of p) expect(id >= 3 && id < 64512).toBe(true);
+    }
+    expect(new Set(picks.map((p) => p[0])).size).toBeGreaterThan(15);
+  });
+  it("fills a nearly full range lowest first, and refuses what it cannot hold", () => {
+    expect(pickRandomFreeIds(owners([0, 1], [2, 1]), 4, 2)).toEqual([1, 3]);
+    expect(pickRandomFreeIds(owners([0, 1], [1, 1]), 3, 2)).toEqual([]);
   });
 });
 
