@@ -243,7 +243,7 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
       await waitUntil("the writer to write on", async () => (await writes()) > first, 60_000);
       const save = await pcocc(["save", "-j", String(jobId), "-s", "-d", image, "vm3"]);
       expect(save.code, save.stderr).toBe(0);
-      expect(save.stderr).not.toMatch(/warning/);
+      expect(save.stderr).not.toMatch(/^pcocc: warning/m);
       expect(save.stdout).toMatch(
         new RegExp(`^vm3 disk successfully saved to ${image}@\\d+ revision \\d+$`, "m"),
       );
