@@ -254,7 +254,11 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
       expect(ex.code, ex.stderr).toBe(0);
       const fsck = await userExec(info, ["/sbin/e2fsck", "-fn", raw]);
       expect(fsck.code, `${fsck.stdout}${fsck.stderr}`).toBe(0);
-      // the revision was taken while the loop ran: it holds the loop's files
+      // frozen, ext4 has its journal flushed and clean (a running one always needs recovery), and what the
+      // loop wrote is in the file system itself (unfrozen, -n skips the journal and finds no /count)
+      const header = await userExec(info, ["/sbin/dumpe2fs", "-h", raw]);
+      expect(header.stdout, header.stderr).toMatch(/^Filesystem features:/m);
+      expect(header.stdout).not.toMatch(/^Filesystem features:.*needs_recovery/m);
       const count = await userExec(info, ["/sbin/debugfs", "-R", "cat /count", raw]);
       expect(Number(count.stdout.trim()), count.stderr).toBeGreaterThanOrEqual(first);
     } finally {
