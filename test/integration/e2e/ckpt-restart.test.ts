@@ -110,6 +110,8 @@ pcocc exec -i all -- timeout 60 sh -c 'echo thawed > /data/after-restart && sync
     expect(run.out.stdout, transcript).toContain("RESTART hostname=vm1");
     expect(run.out.stdout, transcript).toMatch(/^vm0: thawed$/m);
     expect(run.out.stdout, transcript).toMatch(/^vm1: thawed$/m);
+    // the restored guests came back frozen; their hypervisors reached the agents and thawed them
+    expect(run.out.stderr, transcript).not.toContain("restored guest not thawed");
     const jobId = jobIdFrom(run.out.stderr)!;
     await expectJobGone(info, jobId);
     await expectNodesClean(info, baseline);
