@@ -5,6 +5,7 @@ import {
   checkpointFiles,
   checkpointManifestPath,
   checkpointVm,
+  freezeGuest,
   locateLocalVm,
   parseVmSet,
   type CheckpointManifest,
@@ -82,22 +83,40 @@ async function checkpointLocal(
   ranks: number[],
   where: { jobId?: string; stateDir?: string; force?: boolean },
 ): Promise<boolean> {
-  const results = await Promise.allSettled(
-    ranks.map(async (rank) => {
-      const ep = await locateLocalVm({ vm: `vm${rank}`, jobId: where.jobId, stateDir: where.stateDir });
-      const files = checkpointFiles(dir, rank);
-      if (where.force) await Promise.all(Object.values(files).map((f) => rm(f, { force: true })));
-      const meta: CheckpointVmMeta = { memoryMiB: ep.info.memoryMiB, vcpus: ep.info.vcpus };
-      await writeFile(files.meta, `${JSON.stringify(meta)}\n`, { mode: 0o600, flag: "wx" });
-      await checkpointVm(ep, {
-        disk: ep.info.imagePath ? files.disk : undefined,
-        memory: files.memory,
-        onPhase: (phase) => process.stderr.write(`${ep.name}: saving its ${phase}\n`),
-      });
-      process.stderr.write(`${ep.name}: checkpointed\n`);
-    }),
-  );
+  const results = await Promise.allSettled(ranks.map((rank) => checkpointOne(dir, rank, where)));
   for (const r of results)
     if (r.status === "rejected") process.stderr.write(`pcocc: ${(r.reason as Error).message}\n`);
   return results.every((r) => r.status === "fulfilled");
+}
+
+/** One VM: its metadata, its file systems frozen (a warning if its agent does not answer), its checkpoint. */
+async function checkpointOne(
+  dir: string,
+  rank: number,
+  where: { jobId?: string; stateDir?: string; force?: boolean },
+): Promise<void> {
+  const ep = await locateLocalVm({ vm: `vm${rank}`, jobId: where.jobId, stateDir: where.stateDir });
+  const files = checkpointFiles(dir, rank);
+  if (where.force) await Promise.all(Object.values(files).map((f) => rm(f, { force: true })));
+  const meta: CheckpointVmMeta = { memoryMiB: ep.info.memoryMiB, vcpus: ep.info.vcpus };
+  await writeFile(files.meta, `${JSON.stringify(meta)}\n`, { mode: 0o600, flag: "wx" });
+  // held frozen in the checkpoint: the restored VM's hypervisor thaws it once it runs again
+  const guest = await freezeGuest({
+    vm: ep,
+    otherwise: "checkpointing it without freezing its file systems",
+    warn: (line) => process.stderr.write(`pcocc: ${line}\n`),
+  });
+  if (guest.frozen > 0) process.stderr.write(`${ep.name}: ${guest.frozen} file system(s) frozen\n`);
+  try {
+    await checkpointVm(ep, {
+      disk: ep.info.imagePath ? files.disk : undefined,
+      memory: files.memory,
+      onPhase: (phase) => process.stderr.write(`${ep.name}: saving its ${phase}\n`),
+    });
+  } catch (err) {
+    await guest.thaw();
+    throw err;
+  }
+  guest.close();
+  process.stderr.write(`${ep.name}: checkpointed\n`);
 }

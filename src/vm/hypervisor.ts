@@ -7,6 +7,7 @@ import { createQcow2 } from "../image/index.js";
 import { exitStatus, log, PcoccError } from "../util/index.js";
 import { chooseAccelerator, probeAcceleratorHost, type AcceleratorDecision } from "./accel.js";
 import { ConsoleProxy } from "./console-proxy.js";
+import { thawRestoredGuest } from "./guest-freeze.js";
 import { vmStatePaths, type VmInfo, type VmStatePaths } from "./paths.js";
 import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
@@ -110,6 +111,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
     report({ state: "running" });
+    if (spec.restore) thawAfterRestore(spec, paths, logger);
     return await superviseVm(spec, qemu, control, stop, report, logger);
   } catch (err) {
     report({ state: "failed", detail: (err as Error).message });
@@ -269,6 +271,14 @@ async function superviseVm(
   });
   report({ state: "stopped" });
   return e.code === 0 || e.signal === "SIGTERM" ? 0 : exitStatus(e.code, e.signal);
+}
+
+/** In the background: the VM runs, and its users' commands need not wait for this. */
+function thawAfterRestore(spec: VmSpec, paths: VmStatePaths, logger: Logger): void {
+  thawRestoredGuest({ name: spec.name, paths }).then(
+    (n) => logger.info({ vm: spec.name, thawed: n }, "restored guest thawed"),
+    (err: Error) => logger.warn({ vm: spec.name }, `restored guest not thawed: ${err.message}`),
+  );
 }
 
 async function openIncoming(memory: string) {

@@ -10,6 +10,7 @@ import {
 } from "../image/index.js";
 import { PcoccError } from "../util/index.js";
 import { blockJobEnded, waitBlockJob, type JobProgress } from "./block-job.js";
+import { freezeGuest } from "./guest-freeze.js";
 import type { VmEndpoint } from "./paths.js";
 import { QmpClient } from "./qmp.js";
 import { announceSave } from "./save-guard.js";
@@ -26,6 +27,11 @@ export interface SaveLayerOptions {
   signal?: AbortSignal;
   /** QEMU names of the block job and of its target node; fresh ones by default. */
   names?: BlockJobNames;
+  /**
+   * Called just before the copy starts; what it returns is called as soon as the copy has started (a
+   * backup job copies the disk as it was at its start) and, should the copy not start, on the way out.
+   */
+  quiesce?: () => Promise<() => Promise<void>>;
 }
 
 export interface BlockJobNames {
@@ -74,6 +80,7 @@ export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Pro
   const { job: jobId, node: target } = opts.names ?? newBlockJobNames();
   let added = false;
   let done = false;
+  let resume: (() => Promise<void>) | undefined;
   try {
     const nodes = await qmp.execute<NamedNode[]>("query-named-block-nodes", { flat: true });
     const src = nodes.find((n) => n["node-name"] === node);
@@ -92,6 +99,7 @@ export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Pro
     added = true;
     opts.signal?.throwIfAborted();
     const ended = blockJobEnded(qmp, jobId);
+    resume = await opts.quiesce?.();
     await qmp.execute("blockdev-backup", {
       "job-id": jobId,
       device: node,
@@ -99,6 +107,7 @@ export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Pro
       sync: opts.full ? "full" : "top",
       "auto-dismiss": true,
     });
+    await resume?.();
     await waitBlockJob(qmp, jobId, { onProgress: opts.onProgress, signal: opts.signal }, ended);
     await qmp.execute("blockdev-del", { "node-name": target });
     added = false;
@@ -106,6 +115,7 @@ export async function saveLayerWith(qmp: QmpClient, opts: SaveLayerOptions): Pro
     const bytes = (await stat(opts.layerPath)).size;
     return { layerPath: opts.layerPath, backing, bytes, virtualSize };
   } finally {
+    await resume?.();
     if (added) await qmp.execute("blockdev-del", { "node-name": target }).catch(() => undefined);
     if (!done) await rm(opts.layerPath, { force: true });
   }
@@ -115,6 +125,8 @@ export interface SaveRevisionOptions {
   full?: boolean;
   /** `-d URI`: save as a new image instead of a new revision of the VM's image. */
   dest?: string;
+  /** `-s`: freeze the guest's file systems through its agent while the copy starts; warnings go here. */
+  safe?: { warn: (line: string) => void };
   onProgress?: (p: JobProgress) => void;
   signal?: AbortSignal;
 }
@@ -149,6 +161,7 @@ export async function saveRevision(
       onProgress: opts.onProgress,
       signal: opts.signal,
       names,
+      quiesce: opts.safe && (() => quiesceGuest(vm, opts.safe!.warn)),
     });
     opts.signal?.throwIfAborted();
     return await addRevision(config, uri, target.path, {
@@ -161,4 +174,10 @@ export async function saveRevision(
     await target.release();
     await guard?.done();
   }
+}
+
+/** Freezes the guest for `-s`; the thaw it returns is safe to call twice. */
+async function quiesceGuest(vm: VmEndpoint, warn: (line: string) => void): Promise<() => Promise<void>> {
+  const guest = await freezeGuest({ vm, warn, otherwise: "saving it without freezing its file systems" });
+  return () => guest.thaw();
 }

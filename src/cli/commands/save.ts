@@ -12,13 +12,15 @@ export function register(program: Command): void {
     .option("--state-dir <dir>", "the VM's hypervisor state directory (on this node)")
     .option("-d, --dest <uri>", "save to this image instead of a new revision of the VM's image")
     .option("--full", "save a standalone image instead of only the changes since boot")
-    .action(async (vm: string, opts: VmTargetOptions & { dest?: string; full?: boolean }) => {
+    .option("-s, --safe", "freeze the guest's file systems (through its agent) while the copy starts")
+    .action(async (vm: string, opts: VmTargetOptions & { dest?: string; full?: boolean; safe?: boolean }) => {
       const [{ loadConfig }, { saveRevision, progressLine }, { localVmOrHop }] = await Promise.all([
         import("../../config/index.js"),
         import("../../vm/index.js"),
         import("../vm-target.js"),
       ]);
       const hopArgs = ["save", vm, ...(opts.dest ? ["-d", opts.dest] : []), ...(opts.full ? ["--full"] : [])];
+      if (opts.safe) hopArgs.push("-s");
       const ep = await localVmOrHop(vm, opts, hopArgs, { pty: false });
       if (!ep) return;
       const config = await loadConfig();
@@ -31,6 +33,7 @@ export function register(program: Command): void {
         const rev = await saveRevision(config, ep, {
           full: opts.full,
           dest: opts.dest,
+          safe: opts.safe ? { warn: (line) => process.stderr.write(`pcocc: ${line}\n`) } : undefined,
           signal: abort.signal,
           onProgress: (p) => bar.update(p.done, p.total),
         });

@@ -50,6 +50,9 @@ sleep 60
     const jobId = jobIdFrom(run.out.stderr)!;
     expect(run.out.stdout, transcript).toContain("CKPT marker-written");
     expect(run.out.stderr, transcript).toContain(`Checkpoint of 2 VMs written to ${dir}`);
+    // the tiny guests' /data (ext4) was frozen through their agents before anything was written
+    expect(run.out.stderr, transcript).toMatch(/^vm0: 1 file system\(s\) frozen$/m);
+    expect(run.out.stderr, transcript).toMatch(/^vm1: 1 file system\(s\) frozen$/m);
     // the VMs quit after their checkpoint: the cluster ends without waiting for the script
     expect(run.out.stderr, transcript).toContain("The cluster has shut down");
     expect(readdirSync(dir).sort()).toEqual([
@@ -84,6 +87,8 @@ sleep 60
 ${WAIT_SSH}
 echo "RESTART marker=$(pcocc ssh vm1 cat /tmp/marker)"
 echo "RESTART hostname=$(pcocc ssh vm1 hostname)"
+# the restored agents answer again, and their /data takes writes: the guests were thawed
+pcocc exec -i all -- timeout 60 sh -c 'echo thawed > /data/after-restart && sync && cat /data/after-restart'
 `,
     );
     const run = spawnPcocc(info, [
@@ -103,6 +108,10 @@ echo "RESTART hostname=$(pcocc ssh vm1 hostname)"
     expect(code, transcript).toBe(0);
     expect(run.out.stdout, transcript).toContain(`RESTART marker=${token}`);
     expect(run.out.stdout, transcript).toContain("RESTART hostname=vm1");
+    expect(run.out.stdout, transcript).toMatch(/^vm0: thawed$/m);
+    expect(run.out.stdout, transcript).toMatch(/^vm1: thawed$/m);
+    // the restored guests came back frozen; their hypervisors reached the agents and thawed them
+    expect(run.out.stderr, transcript).not.toContain("restored guest not thawed");
     const jobId = jobIdFrom(run.out.stderr)!;
     await expectJobGone(info, jobId);
     await expectNodesClean(info, baseline);

@@ -207,6 +207,97 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
     const missing = await pcocc(["agent", "writefile", "-j", String(jobId), "/nonexistent/src", "/tmp/x"]);
     oneLine(missing, /cannot read \/nonexistent\/src/);
   });
+
+  // save -s: the two tests below use vm3 (on the second node, reached through a hop) and end with its agent gone
+  const WRITER =
+    "echo $$ > /tmp/e2e-writer.pid; i=0; while :; do " +
+    "dd if=/dev/zero of=/data/w.$((i % 4)) bs=4k count=32 2>/dev/null; echo $i > /data/count; i=$((i + 1)); done";
+  const writes = async (): Promise<number> => {
+    const r = await exec(["-i", "3", "cat", "/data/count"]);
+    return r.code === 0 ? Number(r.stdout.trim()) : -1;
+  };
+
+  it("save -s of a VM writing in a loop gives a revision whose file system checks clean, then thaws it", async () => {
+    const image = `user:e2e-safe-${process.pid}`;
+    const raw = `${info.user.home}/e2e-safe-${process.pid}.raw`;
+    await pcocc(["image", "delete", image]);
+    await userExec(info, ["rm", "-f", raw]);
+    try {
+      const start = await exec([
+        "-i",
+        "3",
+        "--",
+        "sh",
+        "-c",
+        `setsid sh -c '${WRITER}' </dev/null >/dev/null 2>&1 &`,
+      ]);
+      expect(start.code, start.stderr).toBe(0);
+      const first = await waitUntil(
+        "the writer to write",
+        async () => {
+          const n = await writes();
+          return n > 0 ? n : undefined;
+        },
+        60_000,
+      );
+      await waitUntil("the writer to write on", async () => (await writes()) > first, 60_000);
+      const save = await pcocc(["save", "-j", String(jobId), "-s", "-d", image, "vm3"]);
+      expect(save.code, save.stderr).toBe(0);
+      expect(save.stderr).not.toMatch(/^pcocc: warning/m);
+      expect(save.stdout).toMatch(
+        new RegExp(`^vm3 disk successfully saved to ${image}@\\d+ revision \\d+$`, "m"),
+      );
+      // thawed: a write to a frozen file system blocks, so the loop goes on only if the guest was thawed
+      const after = await writes();
+      await waitUntil("the writer to go on after the save", async () => (await writes()) > after, 60_000);
+      const ex = await pcocc(["image", "export", image, raw]);
+      expect(ex.code, ex.stderr).toBe(0);
+      const fsck = await userExec(info, ["/sbin/e2fsck", "-fn", raw]);
+      expect(fsck.code, `${fsck.stdout}${fsck.stderr}`).toBe(0);
+      // frozen, ext4 has its journal flushed and clean (a running one always needs recovery), and what the
+      // loop wrote is in the file system itself (unfrozen, -n skips the journal and finds no /count)
+      const header = await userExec(info, ["/sbin/dumpe2fs", "-h", raw]);
+      expect(header.stdout, header.stderr).toMatch(/^Filesystem features:/m);
+      expect(header.stdout).not.toMatch(/^Filesystem features:.*needs_recovery/m);
+      const count = await userExec(info, ["/sbin/debugfs", "-R", "cat /count", raw]);
+      expect(Number(count.stdout.trim()), count.stderr).toBeGreaterThanOrEqual(first);
+    } finally {
+      await exec(["-i", "3", "--", "sh", "-c", "kill $(cat /tmp/e2e-writer.pid)"]);
+      await pcocc(["image", "delete", image]);
+      await userExec(info, ["rm", "-f", raw]);
+    }
+  });
+
+  it("save -s of a VM whose agent is gone warns, naming the VM, and saves without freezing", async () => {
+    const image = `user:e2e-safe-noagent-${process.pid}`;
+    await pcocc(["image", "delete", image]);
+    try {
+      // the agent dies a second after this exec is answered
+      const kill = await exec([
+        "-i",
+        "3",
+        "--",
+        "sh",
+        "-c",
+        "setsid sh -c 'sleep 1; kill $(pidof agent)' </dev/null >/dev/null 2>&1 &",
+      ]);
+      expect(kill.code, kill.stderr).toBe(0);
+      await waitUntil(
+        "vm3's agent to be gone",
+        async () => (await pcocc(["agent", "ping", "-j", String(jobId), "-i", "3", "-t", "3"])).code !== 0,
+        60_000,
+      );
+      const t0 = Date.now();
+      const save = await pcocc(["save", "-j", String(jobId), "-s", "-d", image, "vm3"]);
+      expect(save.code, save.stderr).toBe(0);
+      expect(save.stderr).toMatch(/^pcocc: warning: vm3: .*; saving it without freezing its file systems$/m);
+      expect(save.stdout).toMatch(/^vm3 disk successfully saved to /m);
+      // the agent's short timeout, not a hang: the hop and the copy take the rest
+      expect(Date.now() - t0).toBeLessThan(90_000);
+    } finally {
+      await pcocc(["image", "delete", image]);
+    }
+  });
 });
 
 describe("pcocc batch -b", () => {
