@@ -15,3 +15,4 @@ export {
 } from "./templates.js";
 export { parseCidr, parseIPv4, type Cidr } from "./netaddr.js";
 export type * from "./types.js";
+export { SUPPORTED_NETWORK_TYPES, launchBlockers, unsupportedIssues } from "./support.js";

@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type ConfigIssue } from "../util/index.js";
+import { ConfigError } from "../util/index.js";
 import {
   NAME_PATTERN,
   NETWORK_TYPE_ALIASES,
@@ -15,8 +15,9 @@ import {
 } from "./schemas.js";
 import { SYSTEM_FILES, USER_TEMPLATES_DIR, isYamlFile } from "./dirs.js";
 import { SourceFile } from "./source.js";
+import { SUPPORTED_NETWORK_TYPES, notSupported, unsupportedIssues } from "./support.js";
 import { inheritanceChain } from "./templates.js";
-import type { PcoccConfig, RepoConfig, TemplateEntry } from "./types.js";
+import type { PcoccConfig, RepoConfig, TemplateEntry, Unsupported } from "./types.js";
 
 const TEMPLATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -39,8 +40,11 @@ export async function loadConfigFiles(opts: {
     (withUser ? [join(userDir, "repos.yaml"), ...userTemplateFiles] : []).map((f) => SourceFile.read(f)),
   );
 
+  const unsupported: Unsupported = { networks: {}, templateImages: {} };
   const batch = batchSrc?.parsed ? batchSrc.check(batchSchema, orEmpty(batchSrc.data)) : undefined;
-  const networks = networksSrc?.parsed ? loadNetworks(networksSrc) : undefined;
+  if (batchSrc && batch?.type === "local")
+    unsupported.batch = batchSrc.locate(["type"], notSupported("type local (a single host without SLURM)"));
+  const networks = networksSrc?.parsed ? loadNetworks(networksSrc, unsupported) : undefined;
   const resourceSets = resourcesSrc?.parsed
     ? loadResourceSets(resourcesSrc, networksSrc?.parsed ? Object.keys(orEmpty(networksSrc.data)) : undefined)
     : {};
@@ -54,6 +58,7 @@ export async function loadConfigFiles(opts: {
   for (const [src, scope] of templateSources) {
     if (src?.parsed) loadTemplates(src, scope, templates, templateFile);
   }
+  noteDirectoryImages(templates, templateFile, unsupported);
   checkTemplates(templates, templateFile, resourcesSrc?.parsed ? resourceSets : undefined);
 
   const { repos, cache } = loadRepos([
@@ -70,12 +75,26 @@ export async function loadConfigFiles(opts: {
     userReposSrc,
     ...userTemplateSrcs,
   ];
-  // file by file, top to bottom
-  const issues: ConfigIssue[] = all.flatMap((s) =>
-    [...(s?.issues ?? [])].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
-  );
-  if (issues.length || !batch || !networks) throw new ConfigError(issues);
-  return { systemDir, userDir, batch, networks, resourceSets, templates, repos, ...(cache ? { cache } : {}) };
+  const issues = all.flatMap((s) => s?.issues ?? []);
+  if (issues.length || !batch || !networks) {
+    // everything config check should say in one go, file by file, top to bottom
+    const lines = [...issues, ...unsupportedIssues({ unsupported })];
+    const files = all.map((s) => s?.file);
+    throw new ConfigError(
+      lines.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || (a.line ?? 0) - (b.line ?? 0)),
+    );
+  }
+  return {
+    systemDir,
+    userDir,
+    batch,
+    networks,
+    resourceSets,
+    templates,
+    repos,
+    ...(cache ? { cache } : {}),
+    unsupported,
+  };
 }
 
 async function requiredFile(file: string): Promise<SourceFile> {
@@ -105,7 +124,7 @@ function isMapping(src: SourceFile, data: unknown): data is Record<string, unkno
   return false;
 }
 
-function loadNetworks(src: SourceFile): Record<string, NetworkConfig> | undefined {
+function loadNetworks(src: SourceFile, unsupported: Unsupported): Record<string, NetworkConfig> | undefined {
   if (!isMapping(src, src.data)) return undefined;
   const networks: Record<string, NetworkConfig> = {};
   for (const [name, value] of Object.entries(orEmpty(src.data))) {
@@ -117,6 +136,11 @@ function loadNetworks(src: SourceFile): Record<string, NetworkConfig> | undefine
     if (!type) continue;
     const settings = src.check(networkSettingsSchemas[type], entry.settings, [name, "settings"]);
     if (settings) networks[name] = { name, type, settings } as NetworkConfig;
+    if (settings && !SUPPORTED_NETWORK_TYPES.has(type))
+      unsupported.networks[name] = src.locate(
+        [name, "type"],
+        notSupported(`network '${name}': type ${entry.type}`),
+      );
   }
   return networks;
 }
@@ -176,6 +200,25 @@ function loadTemplates(
     const settings = src.check(templateSettingsSchema, value ?? {}, [name]);
     if (!settings) continue;
     templates[name] = { name, scope, file: src.file, settings };
+  }
+}
+
+/** pcocc's deprecated directory images (any image value with a `/`): recorded where they are written. */
+function noteDirectoryImages(
+  templates: Record<string, TemplateEntry>,
+  templateFile: Map<string, SourceFile>,
+  unsupported: Unsupported,
+): void {
+  for (const [name, t] of Object.entries(templates)) {
+    const image = t.settings.image;
+    if (typeof image !== "string" || !image.includes("/")) continue;
+    const what = `template '${name}': directory image ${image} (deprecated in pcocc)`;
+    unsupported.templateImages[name] = templateFile
+      .get(name)!
+      .locate(
+        [name, "image"],
+        `${notSupported(what)}; import its disk with \`pcocc image import FILE NAME\` and use NAME`,
+      );
   }
 }
 

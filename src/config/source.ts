@@ -77,7 +77,11 @@ export class SourceFile {
   }
 
   issue(path: KeyPath, message: string): void {
-    this.issues.push({ file: this.file, line: this.lineOf(path), keyPath: formatKeyPath(path), message });
+    this.issues.push(this.locate(path, message));
+  }
+
+  locate(path: KeyPath, message: string): ConfigIssue {
+    return { file: this.file, line: this.lineOf(path), keyPath: formatKeyPath(path), message };
   }
 
   /** Validates `value` (found at `base` in this file); returns the parsed value or undefined after recording issues. */

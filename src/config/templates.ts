@@ -120,7 +120,8 @@ export function resolveTemplate(config: PcoccConfig, name: string): ResolvedTemp
       const settings = config.templates[tpl]?.settings as Record<string, unknown> | undefined;
       if (!settings || !(key in settings)) continue;
       const value = settings[key];
-      if (value !== null && value !== undefined && value !== false) {
+      // `image: false` is pcocc's "no image"; any other false (bind-vcpus: false) is a value like true
+      if (value !== null && value !== undefined && !(key === "image" && value === false)) {
         raw[key] = value;
         origins[key] = tpl;
       }

@@ -1,3 +1,4 @@
+import type { ConfigIssue } from "../util/index.js";
 import type {
   BatchConfig,
   NetworkConfig,
@@ -39,4 +40,18 @@ export interface PcoccConfig {
   repos: RepoConfig[];
   /** The container-image cache (`cache:` in either repos.yaml), if configured. */
   cache?: { path: string; file: string };
+  unsupported: Unsupported;
+}
+
+/**
+ * Valid pcocc configuration this installation cannot run, located in its file. Loading keeps going (commands
+ * that do not start VMs still work); `config check` reports every entry and a launch refuses those it needs.
+ */
+export interface Unsupported {
+  /** `type: local` in batch.yaml. */
+  batch?: ConfigIssue;
+  /** By network name. */
+  networks: Record<string, ConfigIssue>;
+  /** By template name: the template's own `image:` is a directory. */
+  templateImages: Record<string, ConfigIssue>;
 }

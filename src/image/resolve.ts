@@ -25,9 +25,11 @@ export interface ResolvedImage {
   meta: ImageMeta;
 }
 
-/** Repository paths are templated (`%{homedir}`, `%{env:X}`...); one that cannot be expanded fails when used. */
+/**
+ * Repository paths are templated (`%{homedir}`, `%{env:X}`...); one that cannot be expanded fails when used.
+ * `repos: []` is valid (listings are empty); commands that need a repository say there is none.
+ */
 export function repositories(config: ReposConfig): Repository[] {
-  if (config.repos.length === 0) throw new PcoccError("No image repository configured (repos.yaml)");
   return config.repos.map((r) => {
     try {
       return new Repository(r.name, resolvePath(expandPath(r.path)));
@@ -38,8 +40,13 @@ export function repositories(config: ReposConfig): Repository[] {
   });
 }
 
+function requireRepositories(config: ReposConfig): Repository[] {
+  if (config.repos.length === 0) throw new PcoccError("No image repository configured (repos.yaml)");
+  return repositories(config);
+}
+
 export function findRepository(config: ReposConfig, name: string): Repository {
-  const repo = repositories(config).find((r) => r.name === name);
+  const repo = requireRepositories(config).find((r) => r.name === name);
   if (!repo) {
     const known = config.repos.map((r) => r.name).join(", ");
     throw new PcoccError(`Unknown repository '${name}' (configured: ${known})`);
@@ -49,7 +56,7 @@ export function findRepository(config: ReposConfig, name: string): Repository {
 
 /** Where new images go when the URI names no repository: the highest-priority one, as in pcocc. */
 export function targetRepository(config: ReposConfig, uri: ImageUri): Repository {
-  return uri.repo === undefined ? repositories(config)[0]! : findRepository(config, uri.repo);
+  return uri.repo === undefined ? requireRepositories(config)[0]! : findRepository(config, uri.repo);
 }
 
 export function asUri(uri: string | ImageUri): ImageUri {
@@ -75,7 +82,8 @@ export async function locateImage(
   config: ReposConfig,
   uri: ImageUri,
 ): Promise<{ repo: Repository; revision: number }> {
-  const candidates = uri.repo === undefined ? repositories(config) : [findRepository(config, uri.repo)];
+  const candidates =
+    uri.repo === undefined ? requireRepositories(config) : [findRepository(config, uri.repo)];
   for (const repo of candidates) {
     const revision = await pickRevision(repo, uri);
     if (revision !== undefined) return { repo, revision };
@@ -163,7 +171,6 @@ export async function checkOverwrite(
 export async function listImageNames(config: ReposConfig): Promise<Array<{ repo: string; name: string }>> {
   const seen = new Set<string>();
   const out: Array<{ repo: string; name: string }> = [];
-  if (config.repos.length === 0) return out;
   for (const repo of repositories(config)) {
     let revisions;
     try {

@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { copyFile, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { PcoccError } from "../util/index.js";
 import { imageInfo, qemuImg } from "./qemu-img.js";
 import type { Repository, Staging } from "./repository.js";
@@ -17,6 +17,8 @@ import {
 import { type ImageUri, formatImageUri } from "./uri.js";
 
 const FORMAT = /^[a-z0-9_-]+$/;
+/** Disk formats pcocc recognises in a file name's suffix or a `FMT:path` prefix. */
+const DISK_FORMATS = ["raw", "qcow2", "qed", "vdi", "vpc", "vmdk"];
 
 export interface ImportResult {
   uri: string;
@@ -25,9 +27,21 @@ export interface ImportResult {
   alsoIn: string[];
 }
 
+/** pcocc's `FMT:path` form, e.g. `qcow2:/path/to/disk`. */
+function formatPrefix(path: string): { format: string; path: string } | undefined {
+  const m = /^([a-z0-9]+):(.+)$/.exec(path);
+  return m ? { format: m[1]!, path: m[2]! } : undefined;
+}
+
 function checkFormat(fmt: string | undefined): string | undefined {
   if (fmt !== undefined && !FORMAT.test(fmt)) throw new PcoccError(`Invalid image format '${fmt}'`);
   return fmt;
+}
+
+function agreeingFormat(arg: string, option: string | undefined, prefix: string): string {
+  if (option !== undefined && option !== prefix)
+    throw new PcoccError(`Conflicting formats for ${arg}: -t ${option} and prefix ${prefix}`);
+  return prefix;
 }
 
 function noRevision(uri: ImageUri, what: string): void {
@@ -49,14 +63,10 @@ export async function importImage(
   noRevision(uri, "Import destination");
   let wanted = checkFormat(opts.format);
   let st = await stat(src).catch(() => undefined);
-  // pcocc also accepts the format as a prefix: `qcow2:/path/to/disk`
-  const prefixed = /^([a-z0-9]+):(.+)$/.exec(src);
+  const prefixed = formatPrefix(src);
   if (!st && prefixed) {
-    if (wanted !== undefined && wanted !== prefixed[1]) {
-      throw new PcoccError(`Conflicting formats for ${src}: -t ${wanted} and prefix ${prefixed[1]}`);
-    }
-    wanted = prefixed[1];
-    src = prefixed[2]!;
+    wanted = agreeingFormat(src, wanted, prefixed.format);
+    src = prefixed.path;
     st = await stat(src).catch(() => undefined);
   }
   if (!st) throw new PcoccError(`Source image ${src} does not exist`);
@@ -80,14 +90,29 @@ export async function importImage(
   return { uri: formatImageUri({ repo: repo.name, name: uri.name, revision: 0 }), format: detected, alsoIn };
 }
 
+/**
+ * Where and how an export writes, as pcocc guesses it: `-t`, else a `FMT:` prefix (`qcow2:out.img`), else the
+ * file's suffix (`out.qcow2`), else raw. A prefix contradicting `-t` is an error; a known format's prefix is
+ * always read as one (write `./qcow2:x` for a file of that name).
+ */
+export function exportTarget(dst: string, format?: string): { path: string; format: string } {
+  const wanted = checkFormat(format);
+  const prefixed = formatPrefix(dst);
+  if (prefixed && DISK_FORMATS.includes(prefixed.format))
+    return { path: prefixed.path, format: agreeingFormat(dst, wanted, prefixed.format) };
+  const suffix = extname(dst).slice(1).toLowerCase();
+  return { path: dst, format: wanted ?? (DISK_FORMATS.includes(suffix) ? suffix : "raw") };
+}
+
 /** Flattens the layer chain into one file; written next to the destination and renamed, so never half there. */
 export async function exportImage(
   config: ReposConfig,
   src: string | ImageUri,
-  dst: string,
+  destination: string,
   opts: { format?: string } = {},
-): Promise<ResolvedImage> {
-  const format = checkFormat(opts.format) ?? "raw";
+): Promise<ResolvedImage & { exported: { path: string; format: string } }> {
+  const exported = exportTarget(destination, opts.format);
+  const { path: dst, format } = exported;
   const image = await resolveImage(config, src);
   requireVmImage(image);
   const existing = await stat(dst).catch(() => undefined);
@@ -95,7 +120,7 @@ export async function exportImage(
     throw new PcoccError(`Destination ${dst} already exists`);
   if (existing) {
     await qemuImg(["convert", "-f", "qcow2", "-O", format, "-n", image.topPath, dst]);
-    return image;
+    return { ...image, exported };
   }
   const tmp = join(dirname(dst), `.${basename(dst)}.pcocc-export-${process.pid}`);
   try {
@@ -105,7 +130,7 @@ export async function exportImage(
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  return image;
+  return { ...image, exported };
 }
 
 /** Brings every blob of a chain into `repo` (no-op for blobs already there, e.g. same repository). */

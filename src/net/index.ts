@@ -12,7 +12,7 @@
  * Allocators (global): net/type/ethernet/key_alloc_state (VNI = 1024 + id) and natip_alloc_state
  * (ext address = ext-network + id + 1). Node-local records: /run/pcocc/job-<id>/record.json.
  */
-export { setupInit, setupCleanup, setupCreate, setupDelete } from "./setup.js";
+export { setupInit, setupCleanup, setupCreate, setupDelete, recordedNodeRank } from "./setup.js";
 export type { SetupOptions } from "./setup.js";
 export { planNode, planInit, jobNetworks } from "./plan.js";
 export type { JobSpec, NodePlan, JobRecord, VmNic } from "./plan.js";

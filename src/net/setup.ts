@@ -231,6 +231,17 @@ function hostIfSuffix(nets: ReturnType<typeof jobNetworks>): string {
 }
 
 /**
+ * The rank this node had in a job, from the job's root-owned record: for an administrator's `setup delete -j`,
+ * where no slurmstepd gives it. Undefined when this node holds no setup of the job.
+ */
+export async function recordedNodeRank(jobId: number, opts: SetupOptions = {}): Promise<number | undefined> {
+  const rank = (await readRecord(defaults(opts).runDir, jobId))?.nodeRank;
+  if (rank !== undefined && !(Number.isSafeInteger(rank) && rank >= 0))
+    throw new PcoccError(`corrupt network setup record for job ${jobId}: node rank ${String(rank)}`);
+  return rank;
+}
+
+/**
  * Per job, per node: removes exactly what create recorded and frees this node's allocations (the job's
  * keystore life is ended by job/lifecycle.ts).
  */

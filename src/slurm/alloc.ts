@@ -3,10 +3,10 @@ import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
-import { loadConfig, type PcoccConfig } from "../config/index.js";
+import { launchBlockers, loadConfig, type PcoccConfig } from "../config/index.js";
 import { encodeLaunchRequest, LAUNCHER_VERB, type LaunchRequest } from "../job/index.js";
 import { ensureUserPassword } from "../keystore/index.js";
-import { exitStatus, PcoccError } from "../util/index.js";
+import { ConfigError, exitStatus, PcoccError } from "../util/index.js";
 import {
   ALLOC_OPTIONS,
   launchOptions,
@@ -55,6 +55,13 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
     o.images,
     cluster.vms.map((v) => v.template),
   );
+  // network types, batch type or images this installation cannot run: refused here rather than at node setup
+  const blockers = launchBlockers(
+    config,
+    cluster.vms.map((v) => v.template),
+    (t) => overrides.has(t),
+  );
+  if (blockers.length) throw new ConfigError(blockers);
   if (overrides.size > 0) {
     const { resolveImage } = await import("../image/index.js");
     await Promise.all(

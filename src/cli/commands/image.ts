@@ -69,13 +69,13 @@ function registerTransfers(image: Command): void {
     .command("export")
     .description("export an image (all layers flattened) to a file")
     .argument("<src>", "[REPO:]NAME[@REV]")
-    .argument("<dst>", "destination file (must not exist)")
-    .option("-t, --fmt <fmt>", "output format", "raw")
-    .action(async (src: string, dst: string, opts: { fmt: string }) => {
+    .argument("<dst>", "[FMT:]destination file (must not exist)")
+    .option("-t, --fmt <fmt>", "output format (default: FMT: prefix, else the file's suffix, else raw)")
+    .action(async (src: string, dst: string, opts: { fmt?: string }) => {
       const { config, image } = await context();
       out(`Exporting image ...\n`);
       const r = await image.exportImage(config, src, dst, { format: opts.fmt });
-      out(`Image ${r.repo}:${r.name}@${r.revision} exported to ${dst} (${opts.fmt})\n`);
+      out(`Image ${r.repo}:${r.name}@${r.revision} exported to ${r.exported.path} (${r.exported.format})\n`);
     });
   image
     .command("copy")

@@ -1,4 +1,47 @@
 import type { Command } from "commander";
+import type { PcoccConfig } from "../../config/index.js";
+import { PcoccError } from "../../util/index.js";
+
+export interface SetupFlags {
+  jobid?: string;
+  force?: boolean;
+  nolock?: boolean;
+}
+
+/**
+ * pcocc's `-j/--jobid`, `-F/--force` and `--nolock`, within the root path's rules. `-j N` (delete only) names
+ * the job to remove for an administrator's manual cleanup outside any SLURM step: the job's facts then come
+ * from nothing the job's user controls (the number given by root, this node's root-owned setup record and
+ * squeue), never from the environment, which is not read at all; so it is refused where a SPANK environment
+ * is present (its job comes from slurmstepd). `-F` only lifts the refusal to delete a job squeue still lists.
+ * `--nolock` is refused: the node lock is what keeps concurrent setups from choosing the same names, ports
+ * and addresses, and it is held only while they choose.
+ * Returns the manual job id, if any.
+ */
+export function manualDeleteJob(
+  action: string,
+  flags: SetupFlags,
+  env: NodeJS.ProcessEnv,
+): number | undefined {
+  const fail = (msg: string, exitCode = 255): never => {
+    throw new PcoccError(msg, { exitCode });
+  };
+  if (flags.nolock)
+    fail(
+      "--nolock is not supported: the node lock keeps concurrent setups from choosing the same names and ports",
+    );
+  if ((flags.jobid !== undefined || flags.force) && action !== "delete")
+    fail("-j/--jobid and -F/--force can only be used with delete", 2);
+  if (flags.jobid === undefined) {
+    if (flags.force) fail("-F/--force needs -j/--jobid", 2);
+    return undefined;
+  }
+  if (!/^[0-9]{1,10}$/.test(flags.jobid) || Number(flags.jobid) > 2 ** 32 - 2)
+    fail(`-j/--jobid: invalid job id '${flags.jobid}'`);
+  if (env.SLURM_JOB_ID !== undefined || env.SPANK_PCOCC_SETUP !== undefined)
+    fail("-j/--jobid is for manual cleanup outside a SLURM step (SLURM_JOB_ID or SPANK_PCOCC_SETUP is set)");
+  return Number(flags.jobid);
+}
 
 /**
  * `pcocc internal setup init|cleanup|create|delete` (root). init/cleanup: node-level network objects (admin,
@@ -14,10 +57,13 @@ export function register(program: Command): void {
     .description("privileged node setup (root): init | cleanup | create | delete")
     .argument("<action>", "init, cleanup, create or delete")
     .option("--ovsdb-socket <path>", "Open vSwitch database socket", "/run/openvswitch/db.sock")
-    .action(async (action: string, opts: { ovsdbSocket: string }) => {
-      const { PcoccError } = await import("../../util/index.js");
+    .option("-j, --jobid <id>", "delete: the job to remove, for manual cleanup outside a SLURM step")
+    .option("-F, --force", "with -j: delete even if squeue still lists the job")
+    .option("--nolock", "refused (kept for pcocc's command line): the node lock is needed")
+    .action(async (action: string, opts: SetupFlags & { ovsdbSocket: string }) => {
       if (!["init", "cleanup", "create", "delete"].includes(action))
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
+      const manualJob = manualDeleteJob(action, opts, process.env);
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
       const { loadConfig } = await import("../../config/index.js");
       const jobs = await import("../../job/index.js");
@@ -56,6 +102,10 @@ export function register(program: Command): void {
           break;
         }
         case "delete": {
+          if (manualJob !== undefined) {
+            await deleteManually(config, manualJob, { ...so, force: opts.force === true });
+            break;
+          }
           const job = jobs.setupIdentityFromEnv(process.env);
           try {
             await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
@@ -66,4 +116,28 @@ export function register(program: Command): void {
         }
       }
     });
+}
+
+/** `setup delete -j N`: this node's share of job N, as its own record describes it; the job's keys on rank 0. */
+async function deleteManually(
+  config: PcoccConfig,
+  jobId: number,
+  opts: { ovsdbSocket: string; force: boolean },
+): Promise<void> {
+  const [jobs, net, vm, slurm] = await Promise.all([
+    import("../../job/index.js"),
+    import("../../net/index.js"),
+    import("../../vm/index.js"),
+    import("../../slurm/index.js"),
+  ]);
+  if (!opts.force && (await slurm.liveJobIds()).includes(jobId))
+    throw new PcoccError(`job ${jobId} is still running (squeue lists it); -F deletes its setup anyway`);
+  const so = { ovsdbSocket: opts.ovsdbSocket };
+  const nodeRank = await net.recordedNodeRank(jobId, so);
+  if (nodeRank === undefined) console.error(`No network setup of job ${jobId} on this node`);
+  else {
+    const job = { jobId, nodeRank };
+    await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
+  }
+  await vm.removeJobStateDir(jobId);
 }

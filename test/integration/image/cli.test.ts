@@ -80,6 +80,31 @@ describe("pcocc image CLI", () => {
     expect((await pcocc("image", "repo", "list")).out).toMatch(/\nmine +\S+\/mine +yes\n/);
   });
 
+  it("exports in the format the destination names: suffix, or pcocc's FMT:path", async () => {
+    expect((await pcocc("image", "import", raw, "fmt")).code).toBe(0);
+    const byInfo = async (path: string) =>
+      (JSON.parse(await run("qemu-img", ["info", "--output=json", path])) as { format: string }).format;
+
+    const qcow = join(dir, "fmt-out.qcow2");
+    const r = await pcocc("image", "export", "mine:fmt", qcow);
+    expect(r).toMatchObject({ code: 0, out: expect.stringContaining(`exported to ${qcow} (qcow2)`) });
+    expect(await byInfo(qcow)).toBe("qcow2");
+    expect(await compareImages(raw, qcow)).toBe(0);
+
+    const vdi = join(dir, "fmt-out.img");
+    expect((await pcocc("image", "export", "mine:fmt", `vdi:${vdi}`)).code).toBe(0);
+    expect(await byInfo(vdi)).toBe("vdi");
+
+    const plain = join(dir, "fmt-out");
+    expect((await pcocc("image", "export", "mine:fmt", plain)).code).toBe(0);
+    expect(await byInfo(plain)).toBe("raw");
+
+    expect(await pcocc("image", "export", "-t", "raw", "mine:fmt", `qcow2:${join(dir, "x")}`)).toMatchObject({
+      code: 255,
+      err: expect.stringContaining("Conflicting formats"),
+    });
+  });
+
   it("reports bad input in one line with pcocc's exit code", async () => {
     expect(await pcocc("image", "show", "a@b")).toMatchObject({
       code: 255,

@@ -22,8 +22,8 @@ const MARKER = "a5c3a5c35a3c5a3c";
 const dhcpScript = join(here, "udhcpc-script.sh");
 const JOB_A = 910_000 + (process.pid % 1000) * 10;
 const JOB_B = JOB_A + 1;
-/** Jobs of this test: JOB_A + 2 is the one whose create fails. */
-const MINE = [JOB_A, JOB_B, JOB_A + 2];
+/** Jobs of this test: JOB_A + 2 is the one whose create fails, JOB_A + 3 the one deleted with -j. */
+const MINE = [JOB_A, JOB_B, JOB_A + 2, JOB_A + 3];
 
 let lab: LabInfo;
 let config: PcoccConfig;
@@ -558,6 +558,35 @@ describe("pcocc internal setup on the lab", () => {
     expect(await snapshot(lab.nodes[0]!)).toEqual(before[0]);
     await setup(lab.nodes[0]!, "delete", single);
     expect(await etcdState()).toEqual(etcdBefore);
+  });
+
+  it("delete -j (an admin's manual cleanup) removes a dead job's setup as its records describe it", async () => {
+    const job = JOB_A + 3;
+    const deleteJ = (node: LabNode, env: Record<string, string>) =>
+      nodeExec(node, [join(repo, "bin", "pcocc"), "internal", "setup", "delete", "-j", String(job)], {
+        env: { PCOCC_SYSTEM_CONF_DIR: lab.pcoccConfDir, SLURM_CONF: lab.slurmConf, ...env },
+        timeoutMs: 120_000,
+      });
+    // compared with the state just before (not `before`): earlier cases may have left their own differences
+    const start = await bothNodes((n) => snapshot(n));
+    const etcdStart = await etcdState();
+    await bothNodes((n, r) => setup(n, "create", jobEnv(job, r)));
+    expect(await bothNodes((n) => snapshot(n))).not.toEqual(start);
+    // with a step's environment the job is slurmstepd's: -j must not name another one
+    const mixed = await deleteJ(lab.nodes[0]!, jobEnv(job, 0));
+    expect(mixed.code).toBe(255);
+    expect(mixed.stderr).toContain("-j/--jobid is for manual cleanup outside a SLURM step");
+    const done = await bothNodes((n) => deleteJ(n, {}));
+    // (node may warn on stderr about the lab's etcd TLS name; pcocc itself says nothing)
+    expect(done.map((r) => [r.code, r.stderr.includes("pcocc:")])).toEqual([
+      [0, false],
+      [0, false],
+    ]);
+    expect(await bothNodes((n) => snapshot(n))).toEqual(start);
+    expect(await etcdState()).toEqual(etcdStart);
+    const again = await deleteJ(lab.nodes[0]!, {});
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`No network setup of job ${job} on this node\n`);
   });
 
   it("cleanup succeeds twice in a row and removes the node-level objects; init restores them", async () => {

@@ -5,9 +5,11 @@ const root = join(import.meta.dirname, "..", "..", "..");
 export function runPcocc(
   args: string[],
   env: { systemDir: string; userDir: string; cacheDir: string },
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
+    ...extraEnv,
     PCOCC_SYSTEM_CONF_DIR: env.systemDir,
     PCOCC_USER_CONF_DIR: env.userDir,
     XDG_CACHE_HOME: env.cacheDir,

@@ -99,6 +99,13 @@ describe("pcocc template show", () => {
       value: "global:debian",
     });
   });
+  it("prints an explicit bind-vcpus: false as false", async () => {
+    const dirs = makeConfigDirs({}, { "templates.yaml": "pin:\n  bind-vcpus: false\n" });
+    const r = await pcocc(["template", "show", "pin"], dirs);
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split("\n").map((l) => l.split(/\s{2,}/));
+    expect(rows).toContainEqual(["bind-vcpus", "No", "false"]);
+  });
   it("says Template not found and exits 255", async () => {
     const r = await pcocc(["template", "show", "nope"], makeConfigDirs(SYSTEM, USER));
     expect(r.status).toBe(255);
@@ -126,10 +133,44 @@ describe("pcocc config check", () => {
     ]);
     expect(r.stderr).toContain("2 configuration problem(s) found");
   });
+  it("reports each network type this installation cannot run, with its name, file and line", async () => {
+    const dirs = makeConfigDirs({
+      "resources.yaml": "default:\n  networks: [nat-rssh, ib]\n  default: true\n",
+      "networks.yaml":
+        "nat-rssh:\n  type: ethernet\n  settings: {dev-prefix: nat}\n" +
+        "ib:\n  type: hostib\n  settings: {host-device: mlx5_0}\n" +
+        "br:\n  type: bridged\n  settings: {host-bridge: br0, tap-prefix: tap}\n",
+    });
+    const r = await pcocc(["config", "check"], dirs);
+    expect(r.status).toBe(255);
+    expect(r.stdout.trimEnd().split("\n")).toEqual([
+      `${dirs.systemDir}/networks.yaml:5: ib.type: network 'ib': type hostib is not supported by this installation`,
+      `${dirs.systemDir}/networks.yaml:8: br.type: network 'br': type bridged is not supported by this installation`,
+    ]);
+    expect(r.stderr).toContain("2 configuration problem(s) found");
+    // other commands still work with such a file
+    expect((await pcocc(["template", "list"], dirs)).status).toBe(0);
+  });
   it("--system ignores the user's files", async () => {
     const dirs = makeConfigDirs({}, { "templates.yaml": "_x: {}\n" });
     expect((await pcocc(["config", "check"], dirs)).status).toBe(255);
     expect((await pcocc(["config", "check", "--system"], dirs)).status).toBe(0);
+  });
+});
+
+describe("pcocc image repo list", () => {
+  it("with repos: [] prints an empty table (JSON: []) and succeeds", async () => {
+    const dirs = makeConfigDirs({ "repos.yaml": "repos: []\n" });
+    const r = await pcocc(["image", "repo", "list"], dirs);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout.trimEnd().split("\n")[0]).toMatch(/^NAME\s+PATH\s+WRITABLE$/);
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(2);
+    const json = await pcocc(["image", "repo", "list", "--json"], dirs);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    // a command that needs a repository says there is none
+    const imp = await pcocc(["image", "import", "/nonexistent.qcow2", "x"], dirs);
+    expect(imp.status).toBe(255);
   });
 });
 

@@ -86,7 +86,7 @@ describe("networks.yaml: invalid documents", () => {
     expectOneIssue(
       {
         system: {
-          "networks.yaml": "1n:\n  type: hostib\n  settings: {host-device: a}\n",
+          "networks.yaml": "1n:\n  type: eth\n  settings: {dev-prefix: a}\n",
           "resources.yaml": RESOURCES,
         },
       },

@@ -178,6 +178,19 @@ describe("templates: resolution", () => {
     expect(a.settings.image).toBeNull();
     expect(a.origins).toEqual({});
   });
+  it("keeps an explicit false (bind-vcpus: false) as a value, also over an inherited true", async () => {
+    const config = await load(
+      {},
+      {
+        "templates.yaml":
+          "p:\n  bind-vcpus: true\n  full-node: true\nc:\n  inherits: p\n  bind-vcpus: false\n  full-node: false\n",
+      },
+    );
+    const c = resolveTemplate(config, "c");
+    expect(c.settings["bind-vcpus"]).toBe(false);
+    expect(c.settings["full-node"]).toBe(false);
+    expect(c.origins).toEqual({ "bind-vcpus": "c", "full-node": "c" });
+  });
   it("says Template not found for unknown names", async () => {
     const config = await load();
     expect(() => resolveTemplate(config, "nope")).toThrow(new PcoccError("Template not found: nope"));
