@@ -40,7 +40,13 @@ export function buildLabProgram(): Command {
     .option("-v, --verbose", "print stack traces of errors")
     .enablePositionalOptions()
     .exitOverride();
+  registerLifecycle(program);
+  registerUse(program);
+  return program;
+}
 
+/** up, down, status */
+function registerLifecycle(program: Command): void {
   program
     .command("up")
     .description(
@@ -102,7 +108,10 @@ export function buildLabProgram(): Command {
       }
       if (!info) process.exitCode = 1;
     });
+}
 
+/** env, exec */
+function registerUse(program: Command): void {
   program
     .command("env")
     .description("print the export lines a login shell needs to use the lab")
@@ -128,8 +137,6 @@ export function buildLabProgram(): Command {
         child.on("close", (code, signal) => resolve(exitStatus(code, signal)));
       });
     });
-
-  return program;
 }
 
 /** Entry point of the `pcocc-lab` binary. */

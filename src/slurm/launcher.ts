@@ -71,6 +71,31 @@ export function frontEnv(base: NodeJS.ProcessEnv, jobId: number, jobName: string
   return env;
 }
 
+/** The `srun --vm` step of one hypervisor per VM, handed the launch options through the task hand-over. */
+function startHypervisors(
+  o: LauncherOptions,
+  cpusPerTask: string,
+  resourceDefinition: string,
+  imageOverrides: Map<string, string>,
+): HypervisorStep {
+  const stepEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    // salloc's -c is not inherited by srun since SLURM 22.05
+    SRUN_CPUS_PER_TASK: cpusPerTask,
+    ...encodeTaskEnv({
+      definition: o.definition,
+      userData: o.userData,
+      mounts: o.mounts,
+      imageOverrides: Object.fromEntries(imageOverrides),
+      restartDir: o.restartDir,
+    }),
+  };
+  return new HypervisorStep(
+    ["-Q", "-X", "--kill-on-bad-exit=1", "--vm", resourceDefinition, ...pcoccCommand("internal", "run")],
+    stepEnv,
+  );
+}
+
 /**
  * `pcocc internal launcher`, run by salloc/sbatch: starts one hypervisor per VM with `srun --vm` (which makes
  * the SPANK plugin set every node up), waits for the hosts and the VMs with progress, then runs the user's
@@ -93,29 +118,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   await rm(clusterDir, { recursive: true, force: true });
   await mkdir(clusterDir, { recursive: true, mode: 0o700 });
 
-  const stepEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    // salloc's -c is not inherited by srun since SLURM 22.05
-    SRUN_CPUS_PER_TASK: alloc.cpusPerTask,
-    ...encodeTaskEnv({
-      definition: o.definition,
-      userData: o.userData,
-      mounts: o.mounts,
-      imageOverrides: Object.fromEntries(imageOverrides),
-      restartDir: o.restartDir,
-    }),
-  };
-  const step = new HypervisorStep(
-    [
-      "-Q",
-      "-X",
-      "--kill-on-bad-exit=1",
-      "--vm",
-      cluster.resourceDefinition,
-      ...pcoccCommand("internal", "run"),
-    ],
-    stepEnv,
-  );
+  const step = startHypervisors(o, alloc.cpusPerTask, cluster.resourceDefinition, imageOverrides);
   reporter.noteProcess("step", step.pid);
 
   const interrupts = new Interrupts();
