@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -17,12 +17,12 @@ mkdirSync(bin);
 writeFileSync(join(bin, "squeue"), "#!/bin/sh\nexit 0\n");
 chmodSync(join(bin, "squeue"), 0o755);
 
-const pcocc = (args: string[]) =>
-  runPcocc(args, {
-    ...makeConfigDirs(),
-    cacheDir: join(work, "cache"),
-    extra: { PATH: `${bin}:${process.env.PATH ?? ""}` },
-  });
+const pcocc = (args: string[], cacheDir = join(work, "cache")) =>
+  runPcocc(
+    args,
+    { ...makeConfigDirs(), cacheDir, extra: { PATH: `${bin}:${process.env.PATH ?? ""}` } },
+    { timeoutMs: 60_000 },
+  );
 
 describe("pcocc's error contract", () => {
   it("usage errors: one 'pcocc:' line, status 2", async () => {
@@ -65,5 +65,16 @@ describe("pcocc's error contract", () => {
     expect(r.stdout.split("\n").filter((l) => l !== "")).toEqual(
       Array.from({ length: 20 }, () => expect.stringMatching(/^Usage: pcocc alloc /)),
     );
+  });
+  it("an unusable XDG_CACHE_HOME (under /proc, a file, missing parents) costs the cache, never a hang", async () => {
+    const file = join(work, "a-file");
+    writeFileSync(file, "");
+    for (const cacheDir of ["/proc/self/nope", "/proc", file, join(work, "deep", "er")]) {
+      const r = await pcocc(["template", "list", "--json"], cacheDir);
+      expect([cacheDir, r.status, r.stderr, r.stdout]).toEqual([cacheDir, 0, "", "[]\n"]);
+    }
+    expect(readdirSync(join(work, "deep", "er", "pcocc"))).toEqual([
+      expect.stringMatching(/^config-.*\.json$/),
+    ]);
   });
 });
