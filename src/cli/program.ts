@@ -33,6 +33,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
     () => import("./commands/internal-run.js"),
     () => import("./commands/internal-setup.js"),
     () => import("./commands/internal-agent-relay.js"),
+    () => import("./commands/internal-complete.js"),
   ],
 };
 
