@@ -11,12 +11,14 @@ vi.setConfig({ testTimeout: 60_000 });
 const work = mkdtempSync(join(tmpdir(), "pcocc-preflight-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A `salloc` first on PATH that records its arguments and exits 7, so a run that reached it is visible. */
+/** A `salloc` first on PATH that (and `sbatch`) that records its arguments and exits 7, so a run that reached it is visible. */
 const bin = join(work, "bin");
 const record = join(work, "salloc.args");
 mkdirSync(bin);
-writeFileSync(join(bin, "salloc"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\nexit 7\n`);
-chmodSync(join(bin, "salloc"), 0o755);
+for (const tool of ["salloc", "sbatch"]) {
+  writeFileSync(join(bin, tool), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\nexit 7\n`);
+  chmodSync(join(bin, tool), 0o755);
+}
 
 const repos = `repos:\n  - name: global\n    path: ${join(work, "global")}\n  - name: user\n    path: ${join(work, "user")}\n`;
 const mountDir = join(work, "share");
@@ -24,15 +26,15 @@ mkdirSync(mountDir);
 const userData = join(work, "ud.yaml");
 writeFileSync(userData, "#cloud-config\n");
 
-async function alloc(templates: string, args: string[]) {
+async function alloc(templates: string, args: string[], verb = "alloc") {
   rmSync(record, { force: true });
   const dirs = makeConfigDirs({ "repos.yaml": repos }, { "templates.yaml": templates });
-  const r = await runPcocc(["alloc", ...args], {
+  const r = await runPcocc([verb, ...args], {
     ...dirs,
     cacheDir: join(work, "cache"),
     extra: { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: work },
   });
-  return { ...r, sallocRan: existsSync(record) };
+  return { ...r, slurmAsked: existsSync(record) };
 }
 
 describe("pcocc alloc preflight", () => {
@@ -42,7 +44,7 @@ describe("pcocc alloc preflight", () => {
       "pcocc: template 'bad': image 'nosuch': Image nosuch not found in any configured repository\n",
     );
     expect(r.status).toBe(255);
-    expect(r.sallocRan).toBe(false);
+    expect(r.slurmAsked).toBe(false);
   });
   it("names the inheriting template of a cluster with several", async () => {
     const r = await alloc(
@@ -53,27 +55,27 @@ describe("pcocc alloc preflight", () => {
       "pcocc: template 'child': image 'global:gone': Image gone not found in repository global\n",
     );
     expect(r.status).toBe(255);
-    expect(r.sallocRan).toBe(false);
+    expect(r.slurmAsked).toBe(false);
   });
   it("refuses a missing user-data file and mount directory of a template", async () => {
     const ud = await alloc(`t:\n  user-data: ${join(work, "nope.yaml")}\n`, ["t"]);
     expect(ud.stderr).toBe(
       `pcocc: template 't': user-data '${join(work, "nope.yaml")}': cannot read it (ENOENT)\n`,
     );
-    expect([ud.status, ud.sallocRan]).toEqual([255, false]);
+    expect([ud.status, ud.slurmAsked]).toEqual([255, false]);
     const mnt = await alloc(`t:\n  mount-points:\n    data: ${userData}\n`, ["t"]);
     expect(mnt.stderr).toBe(
       `pcocc: template 't': mount-points.data '${userData}': cannot use it (not a directory)\n`,
     );
-    expect([mnt.status, mnt.sallocRan]).toEqual([255, false]);
+    expect([mnt.status, mnt.slurmAsked]).toEqual([255, false]);
   });
   it("refuses an unreadable --user-data and a missing --mount directory", async () => {
     const ud = await alloc("t: {}\n", ["--user-data", join(work, "nope.yaml"), "t"]);
     expect(ud.stderr).toBe(`pcocc: --user-data '${join(work, "nope.yaml")}': cannot read it (ENOENT)\n`);
-    expect([ud.status, ud.sallocRan]).toEqual([255, false]);
+    expect([ud.status, ud.slurmAsked]).toEqual([255, false]);
     const mnt = await alloc("t: {}\n", ["--mount", `x=${join(work, "gone")}`, "t"]);
     expect(mnt.stderr).toBe(`pcocc: --mount 'x=${join(work, "gone")}': cannot use it (ENOENT)\n`);
-    expect([mnt.status, mnt.sallocRan]).toEqual([255, false]);
+    expect([mnt.status, mnt.slurmAsked]).toEqual([255, false]);
   });
   it("lets a good cluster through to salloc, whose exit status becomes pcocc's", async () => {
     const tpl = `t:\n  user-data: ${userData}\n  mount-points:\n    data: ${mountDir}\n`;
@@ -83,9 +85,16 @@ describe("pcocc alloc preflight", () => {
     const ok = await alloc(tpl, ["-p", "debug", "t:2"]);
     expect(ok.stderr).toBe("");
     expect(ok.status).toBe(7);
-    expect(ok.sallocRan).toBe(true);
+    expect(ok.slurmAsked).toBe(true);
     expect(readFileSync(record, "utf8").split("\n")).toEqual(
       expect.arrayContaining(["-p", "debug", "-n", "2"]),
     );
+  });
+  it("pcocc batch refuses missing -E and -b scripts before sbatch", async () => {
+    for (const opt of ["-E", "-b"]) {
+      const r = await alloc("t: {}\n", [opt, join(work, "no-script.sh"), "t"], "batch");
+      expect(r.stderr).toBe(`pcocc: ${opt}: cannot read script ${join(work, "no-script.sh")}: ENOENT\n`);
+      expect([r.status, r.slurmAsked]).toEqual([255, false]);
+    }
   });
 });
