@@ -11,7 +11,7 @@ vi.setConfig({ testTimeout: 60_000 });
 const work = mkdtempSync(join(tmpdir(), "pcocc-preflight-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A `salloc` first on PATH that (and `sbatch`) that records its arguments and exits 7, so a run that reached it is visible. */
+/** `salloc` and `sbatch` first on PATH that record their arguments and exit 7: a run that reached one shows. */
 const bin = join(work, "bin");
 const record = join(work, "salloc.args");
 mkdirSync(bin);
