@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
-import { setVerbosity } from "../util/index.js";
+import { PcoccError, setVerbosity } from "../util/index.js";
 
 type VerbModule = { register(program: Command): void };
 
@@ -33,8 +33,32 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
     () => import("./commands/internal-run.js"),
     () => import("./commands/internal-setup.js"),
     () => import("./commands/internal-agent-relay.js"),
+    () => import("./commands/internal-complete.js"),
   ],
 };
+
+/** pcocc's verbs that this version does not have: they say so instead of "unknown command". */
+const NOT_BUILT = ["display", "run", "docker", "image cache", "agent attach"];
+
+function addUnbuiltVerbs(program: Command): void {
+  for (const path of NOT_BUILT) {
+    const words = path.split(" ");
+    const name = words.pop()!;
+    const parent = words.reduce<Command | undefined>(
+      (cmd, w) => cmd?.commands.find((c) => c.name() === w),
+      program,
+    );
+    if (!parent || parent.commands.some((c) => c.name() === name)) continue;
+    parent
+      .command(name, { hidden: true })
+      .argument("[args...]")
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(() => {
+        throw new PcoccError(`'pcocc ${path}' is not available in this version`);
+      });
+  }
+}
 
 /** The top-level verb named by argv: the first argument that is not a global option. */
 function requestedVerb(argv: readonly string[]): string | undefined {
@@ -49,9 +73,12 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
     .version(version)
     .option("-v, --verbose", "more output; repeat for debug (-vv)", (_v, prev: number) => prev + 1, 0)
     .exitOverride()
+    // usage errors in the same shape as ours; commander's exit status is mapped to 2 by main
+    .configureOutput({ outputError: (text, write) => write(`pcocc: ${text.replace(/^error: /, "")}`) })
     .hook("preAction", (cmd) => setVerbosity(cmd.optsWithGlobals<{ verbose: number }>().verbose));
   const verb = requestedVerb(argv);
   const loaders = verb === undefined ? Object.values(verbs).flat() : verbs[verb]!;
   for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program);
+  addUnbuiltVerbs(program);
   return program;
 }

@@ -1,5 +1,13 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   SYSTEM_FILES,
@@ -98,11 +106,21 @@ function readCache(file: string, stamp: string): PcoccConfig | undefined {
 
 function writeCache(file: string, stamp: string, config: PcoccConfig): void {
   try {
-    mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+    makeDirs(dirname(file));
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ stamp, config }), { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     // a cache that cannot be written only costs time
   }
+}
+
+/**
+ * `mkdir -p` one level at a time: node's own `recursive` mkdir loops forever on some unwritable paths (any under
+ * /proc), and `$XDG_CACHE_HOME` is the user's to point anywhere.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
 }

@@ -89,10 +89,35 @@ export class SourceFile {
     const result = schema.safeParse(value);
     if (result.success) return result.data as z.infer<S>;
     for (const issue of result.error.issues) {
-      for (const { path, message } of describeIssue(issue)) this.issue([...base, ...path], message);
+      for (const { path, message } of describeIssue(issue))
+        this.issue([...base, ...path], withValue(message, valueAt(value, path)));
     }
     return undefined;
   }
+}
+
+function valueAt(value: unknown, path: KeyPath): unknown {
+  let v = value;
+  for (const seg of path)
+    v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[seg] : undefined;
+  return v;
+}
+
+/** Every message quotes the offending value (a scalar one; its line already locates a structure). */
+function withValue(message: string, value: unknown): string {
+  if (!["string", "number", "boolean"].includes(typeof value) || message === "unknown key") return message;
+  const text = String(value);
+  const shown =
+    typeof value === "string"
+      ? JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text).replace(/^"|"$/g, "'")
+      : text;
+  // "expected boolean, got string" → "... got string 'yes'"
+  if (/, got \w+$/.test(message)) return `${message} ${shown}`;
+  const present =
+    typeof value === "string"
+      ? message.includes(shown) || message.includes(JSON.stringify(text))
+      : new RegExp(`(^|[^\\w.-])${text.replace(/[.+]/g, "\\$&")}([^\\w.]|$)`).test(message);
+  return present ? message : `${message} (got ${shown})`;
 }
 
 function formatKeyPath(path: KeyPath): string {

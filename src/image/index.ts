@@ -13,7 +13,13 @@
  */
 export { type ImageUri, formatImageUri, parseImageUri } from "./uri.js";
 export type { ImageMeta } from "./meta.js";
-export { type ReposConfig, type ResolvedImage, listImageNames, resolveImage } from "./resolve.js";
+export {
+  type ReposConfig,
+  type ResolvedImage,
+  listImageNames,
+  requireVmImage,
+  resolveImage,
+} from "./resolve.js";
 export { loadConfigWithImages } from "./implicit-templates.js";
 export { type ImportResult, copyImage, exportImage, exportTarget, importImage } from "./transfer.js";
 export {

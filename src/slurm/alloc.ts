@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
@@ -16,6 +16,7 @@ import {
 } from "./batch-args.js";
 import { parseImageOverrides } from "./image-override.js";
 import { launcherOutcome } from "./launcher-report.js";
+import { checkLaunchFiles, checkTemplates } from "./preflight.js";
 import { checkRestartDir } from "./restart.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
@@ -45,12 +46,7 @@ export function batchManagerEnv(password: string, base: NodeJS.ProcessEnv = proc
 export async function prepareLaunch(definition: string, o: ClusterLaunchOptions) {
   const config = await loadConfig();
   const cluster = parseClusterDefinition(definition, config);
-  if (o.userData !== undefined) {
-    await access(o.userData).catch(() => {
-      throw new PcoccError(`--user-data: cannot read ${o.userData}`);
-    });
-  }
-  o.mounts.forEach(parseMountSpec);
+  const mounts = o.mounts.map(parseMountSpec);
   const overrides = parseImageOverrides(
     o.images,
     cluster.vms.map((v) => v.template),
@@ -62,16 +58,8 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
     (t) => overrides.has(t),
   );
   if (blockers.length) throw new ConfigError(blockers);
-  if (overrides.size > 0) {
-    const { resolveImage } = await import("../image/index.js");
-    await Promise.all(
-      [...overrides.values()].map((uri) =>
-        resolveImage(config, uri).catch((err: Error) => {
-          throw new PcoccError(`--image ${uri}: ${err.message}`);
-        }),
-      ),
-    );
-  }
+  await checkLaunchFiles(o, mounts);
+  await checkTemplates(config, cluster, o, overrides, mounts);
   if (o.restartDir !== undefined) await checkRestartDir(o.restartDir, definition, cluster.vms.length);
   const password = await ensureUserPassword(config.userDir);
   return { config, cluster, password };

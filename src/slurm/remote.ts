@@ -99,15 +99,26 @@ function srunDyingWithUs(args: string[]): [string, string[]] {
 }
 
 /**
+ * How the step's I/O is carried: `--pty` (the user's terminal, raw) only for a verb that wants one and when
+ * our stdin and stdout both are terminals (srun's pty needs them: `pcocc console | tail` must not ask for one).
+ */
+export function stepIo(
+  wantsPty: boolean,
+  tty: { stdin?: boolean; stdout?: boolean } = { stdin: process.stdin.isTTY, stdout: process.stdout.isTTY },
+): "--pty" | "-u" {
+  return wantsPty && tty.stdin === true && tty.stdout === true ? "--pty" : "-u";
+}
+
+/**
  * Runs pcocc again on the VM's node, inside the job through an overlapping step (no ssh to compute nodes):
- * console, reset and save act on the VM's local sockets there. With a terminal, `--pty` passes it through raw.
+ * console, reset and save act on the VM's local sockets there.
  */
 export function runOnVmNode(
   loc: { jobId: number | string; node: string },
   pcoccArgv: string[],
   opts: { pty: boolean },
 ): Promise<number> {
-  const [cmd, args] = srunDyingWithUs(vmNodeStep(loc, pcoccArgv, opts.pty ? "--pty" : "-u"));
+  const [cmd, args] = srunDyingWithUs(vmNodeStep(loc, pcoccArgv, stepIo(opts.pty)));
   return runClient(cmd, args, { ...process.env, [ON_VM_NODE_ENV]: "1" });
 }
 

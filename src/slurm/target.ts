@@ -52,8 +52,14 @@ export async function resolveJobTarget(
   if (opts.jobId !== undefined) return { jobId: toJobId(opts.jobId, "-j"), user };
   if (opts.jobName !== undefined) {
     const ids = unique(await d.jobIdsByName(opts.jobName, user));
-    if (ids.length > 1) throw new PcoccError(`Unable to find job: name ${opts.jobName} is ambiguous`);
-    if (ids.length === 0) throw new PcoccError(`Unable to find job: no valid match for name ${opts.jobName}`);
+    if (ids.length > 1)
+      throw new PcoccError(
+        `Unable to find job: name '${opts.jobName}' is ambiguous (${ids.join(", ")}): choose one with -j`,
+      );
+    if (ids.length === 0)
+      throw new PcoccError(
+        `Unable to find job: no valid match for name '${opts.jobName}' among ${user}'s jobs (see pcocc ps)`,
+      );
     return { jobId: toJobId(ids[0]!, "squeue"), user };
   }
   const fromEnv = d.env.SLURM_JOB_ID ?? d.env.PCOCC_JOB_ID;
@@ -71,7 +77,10 @@ export async function resolveJobTarget(
         `${DEFAULT_JOB_NAME} (${ids.join(", ")}): choose one with -j`,
     );
   }
-  throw new PcoccError("The target job was neither specified nor implied and could not be guessed by name");
+  throw new PcoccError(
+    `The target job was neither specified nor implied and none of your jobs is named ${DEFAULT_JOB_NAME}: ` +
+      "name one with -j JOBID or -J NAME (see pcocc ps), or start one with pcocc alloc",
+  );
 }
 
 function unique(ids: string[]): string[] {

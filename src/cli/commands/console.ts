@@ -17,7 +17,8 @@ export function register(program: Command): void {
         import("../vm-target.js"),
       ]);
       const ep = await localVmOrHop(vm, opts, ["console", vm, ...(opts.log ? ["-l"] : [])], {
-        pty: process.stdin.isTTY === true,
+        // a terminal (if we have one) for the interactive console, none to print its log
+        pty: !opts.log,
         waitRunning: !opts.log,
       });
       if (!ep) return;

@@ -105,7 +105,7 @@ describe("pcocc alloc -E on two nodes", () => {
       `${TINY}:1`,
     ]);
     expect(r.code).toBe(255);
-    expect(r.stderr).toMatch(/--image user:no-such-image: Image no-such-image not found/);
+    expect(r.stderr).toMatch(/template '[^']+': --image 'user:no-such-image': Image no-such-image not found/);
     expect(r.stderr).not.toMatch(/salloc/);
   });
 });

@@ -145,12 +145,7 @@ async function etcdState(): Promise<unknown> {
 async function published(
   jobId: number,
   rank: number,
-): Promise<
-  Record<
-    string,
-    { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string }
-  >
-> {
+): Promise<Record<string, { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string }>> {
   const e = await ks.get(`/pcocc/cluster/${jobId}/nat-rssh/${rank}`);
   return e?.value as never;
 }

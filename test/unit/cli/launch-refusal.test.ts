@@ -43,11 +43,11 @@ const LOCAL_BATCH =
 async function launch(verb: "alloc" | "batch", definition: string, system: Record<string, string> = SYSTEM) {
   rmSync(record, { force: true });
   const dirs = makeConfigDirs(system);
-  const r = await runPcocc(
-    [verb, definition],
-    { ...dirs, cacheDir: join(root, "cache") },
-    { PATH: `${binDir}:${process.env.PATH ?? ""}`, SLURM_JOB_ID: "" },
-  );
+  const r = await runPcocc([verb, definition], {
+    ...dirs,
+    cacheDir: join(root, "cache"),
+    extra: { PATH: `${binDir}:${process.env.PATH ?? ""}` },
+  });
   return { ...r, dirs, called: existsSync(record) ? readFileSync(record, "utf8") : "" };
 }
 

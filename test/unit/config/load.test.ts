@@ -84,11 +84,14 @@ describe("batch.yaml", () => {
   });
   it("refuses a CA certificate with http, and a relative one", async () => {
     expect(await issuesOf({ "batch.yaml": BATCH + "  etcd-ca-cert: /etc/etcd/ca.crt\n" })).toMatchObject([
-      { keyPath: "settings.etcd-ca-cert", message: "is only used with etcd-protocol https" },
+      {
+        keyPath: "settings.etcd-ca-cert",
+        message: "is only used with etcd-protocol https (got '/etc/etcd/ca.crt')",
+      },
     ]);
     const https = BATCH.replace("etcd-protocol: http", "etcd-protocol: https");
     expect(await issuesOf({ "batch.yaml": https + "  etcd-ca-cert: ca.crt\n" })).toMatchObject([
-      { keyPath: "settings.etcd-ca-cert", message: "must be an absolute path" },
+      { keyPath: "settings.etcd-ca-cert", message: "must be an absolute path (got 'ca.crt')" },
     ]);
   });
   it("reports YAML syntax errors with their line", () =>

@@ -80,8 +80,12 @@ describe("networks.yaml: invalid documents", () => {
     keyPath,
     message,
   });
-  it("unknown type", () =>
-    expectOneIssue({ system: net("vxlan", "    a: 1\n") }, at(2, "n.type", "unknown network type")));
+  it("unknown type, quoted", async () => {
+    const issues = await issuesOf(net("vxlan", "    a: 1\n"));
+    expect(issues.map((i) => [i.keyPath, i.message])).toEqual([
+      ["n.type", expect.stringMatching(/^unknown network type \(one of [a-z, -]+\) \(got 'vxlan'\)$/)],
+    ]);
+  });
   it("bad network name", () =>
     expectOneIssue(
       {
@@ -140,7 +144,11 @@ describe("networks.yaml: invalid documents", () => {
   it("bad dev-prefix", () =>
     expectOneIssue(
       { system: net("ethernet", "    dev-prefix: much-too-long\n") },
-      at(4, "n.settings.dev-prefix", "must be a letter"),
+      at(
+        4,
+        "n.settings.dev-prefix",
+        "must be a letter then up to 7 letters, digits or _ (got 'much-too-long')",
+      ),
     ));
   it("inverted reverse-NAT port range", () =>
     expectOneIssue(
@@ -164,8 +172,8 @@ describe("networks.yaml: invalid documents", () => {
       ),
     );
     expect(issues.map((i) => [i.line, i.keyPath, i.message])).toEqual([
-      [5, "n.settings.reverse-nat.min-host-port", "must be greater than or equal to 1"],
-      [5, "n.settings.reverse-nat.max-host-port", "must be less than or equal to 65535"],
+      [5, "n.settings.reverse-nat.min-host-port", "must be greater than or equal to 1 (got 0)"],
+      [5, "n.settings.reverse-nat.max-host-port", "must be less than or equal to 65535 (got 70000)"],
     ]);
   });
   it("reverse-NAT missing a port", () =>

@@ -79,10 +79,10 @@ describe("templates: loading", () => {
       },
     );
     expect(issues.map((i) => [i.line, i.keyPath, i.message])).toEqual([
-      [2, "a.emulator-cores", "must be greater than or equal to 0"],
-      [3, "a.bind-vcpus", "expected boolean, got string"],
+      [2, "a.emulator-cores", "must be greater than or equal to 0 (got -1)"],
+      [3, "a.bind-vcpus", "expected boolean, got string 'yes'"],
       [4, "a.disk-model", '"sata" is not one of virtio, virtio-scsi, ide'],
-      [5, "a.custom-args", "expected array, got string"],
+      [5, "a.custom-args", "expected array, got string '-m 2G'"],
       [7, "a.mount-points.home.type", '"nfs" is not one of virtio-9p, virtio-fs'],
       [8, "a.accelerator", '"hvf" is not one of auto, kvm, tcg'],
     ]);

@@ -58,9 +58,16 @@ describe("resolveJobTarget", () => {
     expect(await resolveJobTarget({}, deps({ pcocc: ["7"] }))).toEqual({ jobId: 7, user: "alice" });
   });
   it("reports ambiguous and unknown names", async () => {
-    await expect(resolveJobTarget({ jobName: "x" }, deps({ x: ["1", "2"] }))).rejects.toThrow(/ambiguous/);
-    await expect(resolveJobTarget({ jobName: "x" }, deps({}))).rejects.toThrow(/no valid match for name x/);
-    await expect(resolveJobTarget({}, deps({}))).rejects.toThrow(/neither specified nor implied/);
+    await expect(resolveJobTarget({ jobName: "x" }, deps({ x: ["1", "2"] }))).rejects.toThrow(
+      "Unable to find job: name 'x' is ambiguous (1, 2): choose one with -j",
+    );
+    await expect(resolveJobTarget({ jobName: "x" }, deps({}))).rejects.toThrow(
+      "Unable to find job: no valid match for name 'x' among alice's jobs (see pcocc ps)",
+    );
+    await expect(resolveJobTarget({}, deps({}))).rejects.toThrow(
+      "The target job was neither specified nor implied and none of your jobs is named pcocc: " +
+        "name one with -j JOBID or -J NAME (see pcocc ps), or start one with pcocc alloc",
+    );
     await expect(resolveJobTarget({}, deps({ pcocc: ["1", "2"] }))).rejects.toThrow(/choose one with -j/);
   });
   it("requires an explicit job with --user", async () => {

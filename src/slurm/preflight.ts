@@ -1,0 +1,73 @@
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import type { ClusterDefinition } from "../cluster/index.js";
+import { resolveTemplate, type PcoccConfig } from "../config/index.js";
+import { PcoccError } from "../util/index.js";
+import type { ClusterLaunchOptions, MountRequest } from "./batch-args.js";
+
+/** Why `path` cannot be used as a readable file (or directory), or undefined when it can. */
+async function unreadable(path: string, want: "file" | "directory"): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    if (want === "directory" && !st.isDirectory()) return "not a directory";
+    if (want === "file" && st.isDirectory()) return "is a directory";
+    await access(path, want === "directory" ? constants.R_OK | constants.X_OK : constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+/**
+ * Every template of the definition, as this launch would use it, checked before SLURM is asked: its image
+ * (or the `--image` given for it) resolves to a VM image revision, its user-data file (unless `--user-data`
+ * replaces it) and its mount directories (unless a `--mount` of the same tag replaces them) are readable.
+ * Fails on the first problem, naming the template and the key.
+ */
+export async function checkTemplates(
+  config: PcoccConfig,
+  cluster: ClusterDefinition,
+  o: ClusterLaunchOptions,
+  overrides: Map<string, string>,
+  mounts: MountRequest[],
+): Promise<void> {
+  const { requireVmImage, resolveImage } = await import("../image/index.js");
+  const names = [...new Set(cluster.vms.map((v) => v.template))];
+  await Promise.all(
+    names.map(async (name) => {
+      const s = resolveTemplate(config, name).settings;
+      const bad = (key: string, value: string, why: string): never => {
+        throw new PcoccError(`template '${name}': ${key} '${value}': ${why}`);
+      };
+      const image = overrides.get(name) ?? s.image ?? undefined;
+      const key = overrides.has(name) ? "--image" : "image";
+      if (image) {
+        await resolveImage(config, image)
+          .then(requireVmImage)
+          .catch((err: Error) => bad(key, image, err.message));
+      }
+      const ud = s["user-data"];
+      if (o.userData === undefined && typeof ud === "string") {
+        const why = await unreadable(ud, "file");
+        if (why) bad("user-data", ud, `cannot read it (${why})`);
+      }
+      for (const [tag, m] of Object.entries(s["mount-points"])) {
+        if (mounts.some((cli) => cli.tag === tag)) continue;
+        const why = await unreadable(m.path, "directory");
+        if (why) bad(`mount-points.${tag}`, m.path, `cannot use it (${why})`);
+      }
+    }),
+  );
+}
+
+/** The launch options' own files: `--user-data` and every `--mount` directory. */
+export async function checkLaunchFiles(o: ClusterLaunchOptions, mounts: MountRequest[]): Promise<void> {
+  if (o.userData !== undefined) {
+    const why = await unreadable(o.userData, "file");
+    if (why) throw new PcoccError(`--user-data '${o.userData}': cannot read it (${why})`);
+  }
+  for (const m of mounts) {
+    const why = await unreadable(m.path, "directory");
+    if (why) throw new PcoccError(`--mount '${m.tag}=${m.path}': cannot use it (${why})`);
+  }
+}
