@@ -59,9 +59,10 @@ export async function putVmState(
   job: JobHandle,
   rank: number,
   state: VmStateName,
-  opts: { desc?: string; hostname?: string } = {},
+  opts: { desc?: string; hostname?: string; since?: number; consoleTail?: string } = {},
 ) {
-  await job.putUser(`state/vms/${rank}`, vmState(state, opts));
+  const { since, consoleTail, ...rest } = opts;
+  await job.putUser(`state/vms/${rank}`, { ...vmState(state, rest), since, consoleTail });
 }
 
 export function watchHostStates(

@@ -65,9 +65,8 @@ export type {
   Step,
   VmNic,
 } from "./plan-types.js";
-export { jobDir, jobTable } from "./plan-types.js";
-export { NODE_TABLE, planCleanupTables, planInit } from "./plan-node-rules.js";
-export { VXLAN_PORT } from "./plan-tunnel.js";
+export { jobDir } from "./plan-types.js";
+export { planCleanupTables, planInit } from "./plan-node-rules.js";
 
 /** VNIs handed out are 1024 + allocator id, as in pcocc (ids 0..64511). */
 export const VNI_BASE = 1024;
@@ -140,7 +139,7 @@ function freeName(base: string, used: Set<string>): string {
   }
 }
 
-export function domainOf(net: EthernetNetworkConfig, hostDomain: string): string {
+function domainOf(net: EthernetNetworkConfig, hostDomain: string): string {
   const d = net.settings["domain-name"] ?? (hostDomain ? `pcocc.${hostDomain}` : "pcocc");
   return d.replace(/\.$/, "");
 }

@@ -3,7 +3,7 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
-import { joinJob, openKeystore, vmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import { joinJob, openKeystore, putVmState, type JobHandle, type VmStateName } from "../keystore/index.js";
 import { decodeTaskEnv } from "../job/index.js";
 import { PcoccError } from "../util/index.js";
 import {
@@ -20,7 +20,7 @@ import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from 
 import { readVmNics } from "./vm-network.js";
 
 /** What one hypervisor task learns from SLURM's environment and the launcher's hand-over. */
-export function taskFromEnv(env: NodeJS.ProcessEnv) {
+function taskFromEnv(env: NodeJS.ProcessEnv) {
   const need = (name: string): number => {
     const v = envValue(env, name, 16);
     if (v === undefined) {
@@ -82,10 +82,9 @@ class VmStatePublisher {
   private publish(): void {
     const c = this.current;
     if (!c) return;
-    const value = { ...vmState(c.state, { desc: c.desc, hostname: this.hostname }), since: c.since };
-    if (this.tail) Object.assign(value, { consoleTail: this.tail });
+    const opts = { desc: c.desc, hostname: this.hostname, since: c.since, consoleTail: this.tail };
     this.chain = this.chain
-      .then(() => this.job.putUser(`state/vms/${this.rank}`, value))
+      .then(() => putVmState(this.job, this.rank, c.state, opts))
       .catch(() => {
         // the launcher sees the VM through later states or the step's end; a lost update is not fatal
       });
@@ -129,7 +128,7 @@ async function lastLine(file: string): Promise<string | undefined> {
 }
 
 /** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
-export async function buildVmSpec(
+async function buildVmSpec(
   config: PcoccConfig,
   job: JobHandle,
   task: ReturnType<typeof taskFromEnv>,
