@@ -28,6 +28,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
   ckpt: [() => import("./commands/ckpt.js")],
   exec: [() => import("./commands/exec.js")],
   agent: [() => import("./commands/agent.js")],
+  run: [() => import("./commands/run.js")],
   internal: [
     () => import("./commands/internal-launcher.js"),
     () => import("./commands/internal-run.js"),
@@ -38,7 +39,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
 };
 
 /** pcocc's verbs that this version does not have: they say so instead of "unknown command". */
-const NOT_BUILT = ["display", "run", "docker", "image cache", "agent attach"];
+const NOT_BUILT = ["display", "docker", "image cache", "agent attach"];
 
 function addUnbuiltVerbs(program: Command): void {
   for (const path of NOT_BUILT) {

@@ -21,60 +21,78 @@ export interface GuestExecOptions {
 /** How long the killed commands get to report their end after a Ctrl-C before we stop waiting. */
 const KILL_WAIT_MS = 10_000;
 
-function outputOf(rank: number, opts: GuestExecOptions, out: Writable) {
+function outputOf(label: string, opts: GuestExecOptions, out: Writable) {
   if (!opts.prefix) return { write: (d: Buffer) => out.write(d), flush: () => undefined };
-  return new LinePrefixer(`vm${rank}: `, out);
+  return new LinePrefixer(`${label}: `, out);
+}
+
+/** One command to run: in VM `rank`, through its agent, its output prefixed with `label`. */
+export interface GuestProcess {
+  rank: number;
+  client: AgentClient;
+  label: string;
+  /** On top of the options' env. */
+  env?: string[];
+}
+
+interface Output {
+  out: { write(d: Buffer): void; flush(): void };
+  err: { write(d: Buffer): void; flush(): void };
 }
 
 /**
- * Runs one command in every VM of `clients` at once, streaming its output as it comes. Resolves with the
- * highest exit status (128 + N for a command killed by signal N; 130 after a Ctrl-C, which kills every
- * command first). A command that cannot start in some VM (unknown user, command not found) fails the
- * whole run with one line naming those VMs, and the ones that started are killed.
+ * Runs one command in every VM of `clients` at once (`pcocc exec`), each output line prefixed with its VM.
  */
-export async function execInGuests(
-  clients: Map<number, AgentClient>,
-  opts: GuestExecOptions,
-): Promise<number> {
-  const outputs = new Map(
-    [...clients.keys()].map((r) => [
-      r,
-      { out: outputOf(r, opts, opts.stdout), err: outputOf(r, opts, opts.stderr) },
-    ]),
+export function execInGuests(clients: Map<number, AgentClient>, opts: GuestExecOptions): Promise<number> {
+  return execProcesses(
+    [...clients].map(([rank, client]) => ({ rank, client, label: `vm${rank}` })),
+    opts,
   );
+}
+
+/**
+ * Runs every process of `procs` at once (several may share a VM), streaming its output as it comes.
+ * Resolves with the highest exit status (128 + N for a command killed by signal N; 130 after a Ctrl-C,
+ * which kills every command first). A command that cannot start in some VM (unknown user, command not
+ * found) fails the whole run with one line naming those VMs, and the ones that started are killed.
+ */
+export async function execProcesses(procs: GuestProcess[], opts: GuestExecOptions): Promise<number> {
   const started = await Promise.allSettled(
-    [...clients].map(async ([rank, client]) => {
-      const o = outputs.get(rank)!;
-      const e = await client.exec({
+    procs.map(async (p) => {
+      const o: Output = {
+        out: outputOf(p.label, opts, opts.stdout),
+        err: outputOf(p.label, opts, opts.stderr),
+      };
+      const e = await p.client.exec({
         argv: opts.argv,
         user: opts.user,
         cwd: opts.cwd,
-        env: opts.env,
+        env: [...(opts.env ?? []), ...(p.env ?? [])],
         stdin: opts.stdin !== undefined,
         onStdout: (d) => o.out.write(d),
         onStderr: (d) => o.err.write(d),
       });
-      return { rank, e };
+      return { e, o };
     }),
   );
   const running = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = new Map<string, number[]>();
   started.forEach((s, i) => {
     if (s.status === "fulfilled") return;
-    const rank = [...clients.keys()][i]!;
+    const rank = procs[i]!.rank;
     const why = (s.reason as Error).message.replace(new RegExp(`^vm${rank}: `), "");
-    failed.set(why, [...(failed.get(why) ?? []), rank]);
+    const ranks = failed.get(why) ?? [];
+    if (!ranks.includes(rank)) failed.set(why, [...ranks, rank]);
   });
   if (failed.size > 0) {
     await Promise.allSettled(running.map(({ e }) => e.kill("SIGKILL")));
     throw new PcoccError(groupedMessage(failed));
   }
-  return superviseExecs(running, outputs, opts);
+  return superviseExecs(running, opts);
 }
 
 async function superviseExecs(
-  running: Array<{ rank: number; e: AgentExec }>,
-  outputs: Map<number, { out: { flush(): void }; err: { flush(): void } }>,
+  running: Array<{ e: AgentExec; o: Output }>,
   opts: GuestExecOptions,
 ): Promise<number> {
   let interrupted = false;
@@ -96,10 +114,10 @@ async function superviseExecs(
   opts.stdin?.on("data", forward).on("end", eof);
   try {
     const results = await Promise.all(
-      running.map(async ({ rank, e }) => {
+      running.map(async ({ e, o }) => {
         const r = await Promise.race([e.result, killed]);
-        outputs.get(rank)!.out.flush();
-        outputs.get(rank)!.err.flush();
+        o.out.flush();
+        o.err.flush();
         return r;
       }),
     );

@@ -20,4 +20,6 @@ export {
 export { placeVms, hopToNode, vmSet, type VmPlacement } from "./vm-placement.js";
 export { liveJobIds } from "./commands.js";
 export { parseIndices, parseTimeout, runInGuests, type GuestCommandOptions } from "./exec.js";
+export { runInVms, type RunOptions } from "./run.js";
+export { buildRunEnv, parseCount, placeProcesses } from "./run-placement.js";
 export { agentFreeze, agentListExec, agentPing, agentWriteFile } from "./agent-verbs.js";

@@ -34,7 +34,6 @@ describe("pcocc's error contract", () => {
   it("pcocc verbs this version lacks say so", async () => {
     for (const verb of [
       ["display", "vm1"],
-      ["run", "-I", "img", "hostname"],
       ["docker", "alloc"],
       ["image", "cache", "list"],
     ]) {
@@ -44,6 +43,21 @@ describe("pcocc's error contract", () => {
         255,
         `pcocc: 'pcocc ${name}' is not available in this version\n`,
       ]);
+    }
+  });
+  it("pcocc run refuses its container and host options, and bad counts, before looking for a job", async () => {
+    for (const [args, line] of [
+      [["-I", "img", "hostname"], "'pcocc run -I/--image' is not available in this version"],
+      [["-M", "gcc", "hostname"], "'pcocc run -M/--module' is not available in this version"],
+      [["-s", "hostname"], "'pcocc run -s/--singleton' is not available in this version"],
+      [["--pty", "sh"], "'pcocc run --pty' is not available in this version"],
+      [["-n", "0", "hostname"], "-n 0: expected a whole number of at least 1"],
+      [["-c", "x", "hostname"], "-c x: expected a whole number of at least 1"],
+      [["-e", "1X=2", "hostname"], "-e 1X=2: expected VAR, VAR=VALUE or re(REGEX) with a variable name"],
+      [["-w", "node1", "hostname"], "invalid vm name node1"],
+    ] as const) {
+      const r = await pcocc(["run", ...args]);
+      expect([r.status, r.stderr]).toEqual([255, `pcocc: ${line}\n`]);
     }
   });
   it("outside a job, a per-cluster verb says how to name or start one", async () => {
