@@ -208,6 +208,52 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
     oneLine(missing, /cannot read \/nonexistent\/src/);
   });
 
+  it("pcocc run: -w picks VMs, -n places processes round-robin, -e/--cwd reach them, status is the highest", async () => {
+    const run = (args: string[]) => pcocc(["run", "-j", String(jobId), ...args]);
+    const lines = (out: string) => out.split("\n").filter(Boolean).sort();
+    const w = await run(["-w", "vm[1-2]", "hostname"]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(lines(w.stdout)).toEqual(["0@vm1: vm1", "1@vm2: vm2"]);
+    // options stop at the command: sh gets its -c
+    const n = await run(["-n", "4", "sh", "-c", 'echo "$PCOCC_PROCID/$PCOCC_NPROCS $(hostname)"']);
+    expect(n.code, n.stderr).toBe(0);
+    expect(lines(n.stdout)).toEqual(["0@vm0: 0/4 vm0", "1@vm1: 1/4 vm1", "2@vm2: 2/4 vm2", "3@vm3: 3/4 vm3"]);
+    const wrap = await run(["-w", "vm[2-3]", "-n", "3", "hostname"]);
+    expect(lines(wrap.stdout)).toEqual(["0@vm2: vm2", "1@vm3: vm3", "2@vm2: vm2"]);
+    const env = await run(["-w", "vm0", "-e", "FOO=bar", "sh", "-c", "echo $FOO"]);
+    expect([env.code, env.stdout], env.stderr).toEqual([0, "bar\n"]);
+    const copied = await userExec(info, [
+      "env",
+      "FOO=from-caller",
+      "pcocc",
+      "run",
+      "-j",
+      String(jobId),
+      "-w",
+      "vm3",
+      "-e",
+      "FOO",
+      "sh",
+      "-c",
+      "echo $FOO",
+    ]);
+    expect([copied.code, copied.stdout], copied.stderr).toEqual([0, "from-caller\n"]);
+    const cwd = await run(["-w", "vm3", "--cwd", "/tmp", "pwd"]);
+    expect([cwd.code, cwd.stdout], cwd.stderr).toEqual([0, "/tmp\n"]);
+    const mixed = await run(["-w", "vm[0-1]", "sh", "-c", 'case "$(hostname)" in vm1) exit 4;; esac']);
+    expect(mixed.code, mixed.stderr).toBe(4);
+    for (const [args, re] of [
+      [["-w", "vm7", "hostname"], /^pcocc: invalid vm name vm7: the cluster has 4 VMs$/],
+      [["-n", "0", "hostname"], /^pcocc: -n 0: /],
+      [["-I", "img", "hostname"], /^pcocc: 'pcocc run -I\/--image' is not available in this version$/],
+    ] as const) {
+      const bad = await run([...args]);
+      expect([bad.code, bad.stdout], bad.stderr).toEqual([255, ""]);
+      expect(bad.stderr.trim().split("\n"), bad.stderr).toHaveLength(1);
+      expect(bad.stderr.trim()).toMatch(re);
+    }
+  });
+
   // save -s: the two tests below use vm3 (on the second node, reached through a hop) and end with its agent gone
   const WRITER =
     "echo $$ > /tmp/e2e-writer.pid; i=0; while :; do " +
