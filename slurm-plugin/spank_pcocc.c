@@ -567,7 +567,8 @@ static int job_id_of(spank_t sp, uint32_t *job_id)
 
 static int ensure_run_dir(void)
 {
-    if (mkdir(RUN_DIR, 0700) != 0 && errno != EEXIST) {
+    /* 0711: the job's user must traverse it to reach their VM state (vm-state/job-<id>, see src/vm/job-state.ts) */
+    if (mkdir(RUN_DIR, 0711) != 0 && errno != EEXIST) {
         report("pcocc: cannot create %s: %s", RUN_DIR, strerror(errno));
         return -1;
     }

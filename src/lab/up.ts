@@ -178,6 +178,8 @@ function prepareDirs(paths: LabPaths, nodes: Array<{ name: string }>): void {
     const np = paths.node(n.name);
     for (const d of [np.ovsRun, np.pcoccRun, join(np.ovsDb, "..")])
       mkdirSync(d, { recursive: true, mode: 0o755 });
+    // as root-only as a real node's may be (an earlier plugin made it 0700): pcocc must cope
+    chmodSync(np.pcoccRun, 0o700);
     writeFileSync(np.netConfig, nodeNetBatch(nodeIpOf(n.name, nodes)));
   }
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chown, lstat, mkdir, readdir, rmdir } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readdir, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { PcoccError } from "../util/index.js";
 
@@ -86,7 +86,9 @@ export async function jobStateDirIds(root = VM_STATE_ROOT): Promise<number[]> {
 
 /**
  * Makes `dir` (and missing parents) as root and checks the whole path: every component a root-owned
- * directory that no one else can write, so no name on it can be replaced under root.
+ * directory that no one else can write, so no name on it can be replaced under root. `dir` and its parent
+ * are pcocc's own (`/run/pcocc`, which the SPANK plugin of earlier versions made 0700): they are made
+ * searchable, or the job's user could not reach their VMs' state.
  */
 async function ensureRootDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
@@ -96,6 +98,8 @@ async function ensureRootDir(dir: string): Promise<void> {
       throw new PcoccError(
         `${p} must be a directory owned by root and writable only by it (VM state lives under ${dir})`,
       );
+    const pcoccOwn = p === dir || p === dirname(dir);
+    if (pcoccOwn && (st.mode & 0o111) !== 0o111) await chmod(p, (st.mode & 0o7777) | 0o111);
     if (p === dirname(p)) return;
   }
 }
