@@ -99,6 +99,12 @@ static void dispatch(uint8_t type, uint32_t id, const uint8_t *p, size_t n)
 	case T_FREEZE: fs_freeze(id, n >= 4 ? get_u32(&r) : 0); break;
 	case T_THAW: fs_thaw(id); break;
 	case T_LISTEXEC: exec_list(id); break;
+	case T_ABORT:
+		if (!file_abort(id))
+			exec_abort(id);
+		break;
+	case T_ATTACH: exec_attach(id, &r); break;
+	case T_RESIZE: exec_resize(id, &r); break;
 	default: send_error(id, "unknown request type %u", type);
 	}
 }

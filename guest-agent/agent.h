@@ -32,12 +32,16 @@ void exec_poll_done(struct pollfd *fds, void **owners, int n);
 int exec_stdin_backlog(void);
 int exec_timeout_ms(void);
 void exec_host_gone(void);
+void exec_attach(uint32_t id, struct reader *r);
+void exec_resize(uint32_t id, struct reader *r);
+int exec_abort(uint32_t id);
 
 /* files.c */
 void file_open(uint32_t id, struct reader *r);
 void file_data(uint32_t id, const uint8_t *p, size_t n);
 void file_close(uint32_t id);
 void files_host_gone(void);
+int file_abort(uint32_t id);
 
 /* fsfreeze.c */
 void fs_freeze(uint32_t id, uint32_t timeout_s);

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pty.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,11 +18,17 @@
 
 #define OUTPUT_CHUNK 16384
 #define DRAIN_GRACE_MS 1000 /* output left open by background children after the command exited */
+#define EXEC_STDIN 1u
+#define EXEC_PTY 2u
+#define EXEC_CPUS 4u
+#define MAX_CPUS 1024
 
 struct exec {
 	int used;
 	uint32_t id;
+	uint32_t out_id;  /* the request whose host client gets output and exit: exec or attach; 0 = none */
 	pid_t pid;
+	int pty;          /* out[0] and out[1] are the terminal's master (stderr is the terminal too) */
 	int out[3];       /* stdin (write end), stdout, stderr (read ends); -1 once closed */
 	struct buf in;    /* stdin waiting for the pipe */
 	int in_eof;       /* host closed stdin: close the pipe once `in` is written */
@@ -30,10 +39,11 @@ struct exec {
 
 static struct exec execs[MAX_EXECS];
 
+/* By the exec's own id, or by the attach request that now holds it (stdin, signal, resize, abort). */
 static struct exec *find(uint32_t id)
 {
 	for (int i = 0; i < MAX_EXECS; i++)
-		if (execs[i].used && execs[i].id == id)
+		if (execs[i].used && (execs[i].id == id || (id && execs[i].out_id == id)))
 			return &execs[i];
 	return NULL;
 }
@@ -137,10 +147,28 @@ static void build_env(char **env, int max, struct reader *r, uint32_t envc, cons
 	env[n] = NULL;
 }
 
-/* In the child: never returns; a failure before execve is written to `errfd` for the parent. */
-static void child(int fds[3][2], int errfd, const struct passwd *pw, const char *cwd, char **argv,
-		  char **env)
+/* What a command gets besides its argv and env. */
+struct launch {
+	const struct passwd *pw;
+	const char *cwd;
+	int tty;         /* the terminal's slave, or -1: pipes */
+	cpu_set_t *cpus; /* NULL: not pinned */
+};
+
+/* In the child: stdin/stdout/stderr from the pipes, or the terminal as controlling tty. */
+static int child_stdio(int fds[3][2], int tty)
 {
+	if (tty < 0)
+		return dup2(fds[0][0], 0) < 0 || dup2(fds[1][1], 1) < 0 || dup2(fds[2][1], 2) < 0 ? -1 : 0;
+	if (ioctl(tty, TIOCSCTTY, 0) < 0)
+		return -1;
+	return dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0 ? -1 : 0;
+}
+
+/* In the child: never returns; a failure before execve is written to `errfd` for the parent. */
+static void child(int fds[3][2], int errfd, const struct launch *l, char **argv, char **env)
+{
+	const struct passwd *pw = l->pw;
 	const char *stage = "setsid";
 	sigset_t none;
 	sigemptyset(&none);
@@ -149,8 +177,11 @@ static void child(int fds[3][2], int errfd, const struct passwd *pw, const char 
 		signal(s, SIG_DFL);
 	if (setsid() < 0)
 		goto fail;
-	stage = "stdio";
-	if (dup2(fds[0][0], 0) < 0 || dup2(fds[1][1], 1) < 0 || dup2(fds[2][1], 2) < 0)
+	stage = l->tty < 0 ? "stdio" : "controlling terminal";
+	if (child_stdio(fds, l->tty) < 0)
+		goto fail;
+	stage = "sched_setaffinity";
+	if (l->cpus && sched_setaffinity(0, CPU_ALLOC_SIZE(MAX_CPUS), l->cpus) < 0)
 		goto fail;
 	stage = "groups";
 	if (set_groups(pw) < 0)
@@ -161,8 +192,8 @@ static void child(int fds[3][2], int errfd, const struct passwd *pw, const char 
 	stage = "setuid";
 	if (setuid(pw->pw_uid) < 0)
 		goto fail;
-	stage = cwd;
-	if (chdir(cwd) < 0)
+	stage = l->cwd;
+	if (chdir(l->cwd) < 0)
 		goto fail;
 	stage = argv[0];
 	execvpe(argv[0], argv, env);
@@ -192,8 +223,7 @@ static void close_pipes(int fds[3][2])
 }
 
 /* fork + exec; returns the pid, or -1 with `err` filled in. */
-static pid_t spawn(int fds[3][2], const struct passwd *pw, const char *cwd, char **argv, char **env,
-		   char *err, size_t errlen)
+static pid_t spawn(int fds[3][2], const struct launch *l, char **argv, char **env, char *err, size_t errlen)
 {
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
@@ -203,7 +233,7 @@ static pid_t spawn(int fds[3][2], const struct passwd *pw, const char *cwd, char
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(ep[0]);
-		child(fds, ep[1], pw, cwd, argv, env);
+		child(fds, ep[1], l, argv, env);
 	}
 	close(ep[1]);
 	if (pid < 0) {
@@ -232,6 +262,76 @@ static struct exec *free_slot(void)
 	return NULL;
 }
 
+/* The terminal of a pty exec: the slave as fds[0][0] (the child's), the master as the stdin and stdout ends. */
+static int make_pty(int fds[3][2], uint32_t rows, uint32_t cols)
+{
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+	int m, sl;
+	for (int i = 0; i < 3; i++)
+		fds[i][0] = fds[i][1] = -1;
+	if (openpty(&m, &sl, NULL, NULL, rows && cols ? &ws : NULL) < 0)
+		return -1;
+	fcntl(m, F_SETFD, FD_CLOEXEC);
+	fcntl(sl, F_SETFD, FD_CLOEXEC);
+	fds[0][0] = sl, fds[0][1] = m;
+	fds[1][0] = fcntl(m, F_DUPFD_CLOEXEC, 0);
+	return fds[1][0] < 0 ? -1 : 0;
+}
+
+/* The optional fields after env (PROTOCOL.md): terminal size, then the CPUs to pin to. */
+static const char *read_extras(struct reader *r, uint32_t flags, uint32_t ws[2], cpu_set_t *cpus)
+{
+	if (flags & ~(EXEC_STDIN | EXEC_PTY | EXEC_CPUS))
+		return "exec: unsupported flags (a newer host?)";
+	if (flags & EXEC_PTY)
+		ws[0] = get_u32(r), ws[1] = get_u32(r);
+	if (!(flags & EXEC_CPUS))
+		return r->err ? "exec: bad request" : NULL;
+	CPU_ZERO_S(CPU_ALLOC_SIZE(MAX_CPUS), cpus);
+	uint32_t n = get_u32(r);
+	for (uint32_t i = 0; i < n && !r->err; i++) {
+		uint32_t c = get_u32(r);
+		if (c >= MAX_CPUS)
+			return "exec: CPU number out of range";
+		CPU_SET_S(c, CPU_ALLOC_SIZE(MAX_CPUS), cpus);
+	}
+	return r->err || n == 0 ? "exec: bad request" : NULL;
+}
+
+/* Reads the extras, makes the command's stdio, starts it and fills in `e`; or fills in `err`. */
+static void start(uint32_t id, struct exec *e, uint32_t flags, struct reader *r, const struct passwd *pw,
+		  const char *cwd, char **argv, char **env, char *err, size_t errlen)
+{
+	uint32_t ws[2] = { 0, 0 };
+	cpu_set_t *cpus = CPU_ALLOC(MAX_CPUS);
+	int fds[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	const char *bad = cpus ? read_extras(r, flags, ws, cpus) : "exec: out of memory";
+	struct launch l = { .pw = pw, .cwd = cwd, .tty = -1, .cpus = (flags & EXEC_CPUS) ? cpus : NULL };
+	pid_t pid = -1;
+	if (bad)
+		snprintf(err, errlen, "%s", bad);
+	else if ((flags & EXEC_PTY) ? make_pty(fds, ws[0], ws[1]) : make_pipes(fds))
+		snprintf(err, errlen, "%s: %s", (flags & EXEC_PTY) ? "openpty" : "pipe", strerror(errno));
+	else {
+		l.tty = (flags & EXEC_PTY) ? fds[0][0] : -1;
+		pid = spawn(fds, &l, argv, env, err, errlen);
+	}
+	if (pid > 0) {
+		*e = (struct exec){ .used = 1, .id = id, .out_id = id, .pid = pid, .pty = !!(flags & EXEC_PTY),
+				    .cmd = strdup(argv[0]), .in = { .limit = STDIN_SOFT * 4 } };
+		e->out[0] = fds[0][1], e->out[1] = fds[1][0], e->out[2] = fds[2][0];
+		fds[0][1] = fds[1][0] = fds[2][0] = -1;
+		for (int i = 0; i < 3; i++)
+			if (e->out[i] >= 0)
+				fcntl(e->out[i], F_SETFL, O_NONBLOCK);
+		if (!(flags & (EXEC_STDIN | EXEC_PTY)))
+			close_fd(&e->out[0]);
+		send_ok_u32(id, pid);
+	}
+	close_pipes(fds);
+	CPU_FREE(cpus);
+}
+
 void exec_start(uint32_t id, struct reader *r)
 {
 	uint32_t flags = get_u32(r);
@@ -242,7 +342,6 @@ void exec_start(uint32_t id, struct reader *r)
 		argv[i] = get_str(r);
 	uint32_t envc = get_u32(r);
 	struct passwd pw = { 0 };
-	int fds[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
 	struct exec *e = find(id) ? NULL : free_slot();
 	if (r->err || argc == 0 || argc > 255 || !argv[0] || !argv[0][0])
 		snprintf(err, sizeof(err), "exec: bad request");
@@ -252,23 +351,7 @@ void exec_start(uint32_t id, struct reader *r)
 		snprintf(err, sizeof(err), "exec: unknown user %s", user[0] ? user : "root");
 	if (!err[0]) {
 		build_env(env, 256, r, envc, &pw, home);
-		pid_t pid = -1;
-		if (make_pipes(fds) < 0)
-			snprintf(err, sizeof(err), "pipe: %s", strerror(errno));
-		else
-			pid = spawn(fds, &pw, cwd[0] ? cwd : home, argv, env, err, sizeof(err));
-		if (pid > 0) {
-			*e = (struct exec){ .used = 1, .id = id, .pid = pid, .cmd = strdup(argv[0]),
-					    .in = { .limit = STDIN_SOFT * 4 } };
-			e->out[0] = fds[0][1], e->out[1] = fds[1][0], e->out[2] = fds[2][0];
-			fds[0][1] = fds[1][0] = fds[2][0] = -1;
-			for (int i = 0; i < 3; i++)
-				fcntl(e->out[i], F_SETFL, O_NONBLOCK);
-			if (!(flags & 1))
-				close_fd(&e->out[0]);
-			send_ok_u32(id, pid);
-		}
-		close_pipes(fds);
+		start(id, e, flags, r, &pw, cwd[0] ? cwd : home, argv, env, err, sizeof(err));
 		for (int i = 0; env[i]; i++)
 			free(env[i]);
 	}
@@ -288,7 +371,9 @@ void exec_stdin(uint32_t id, const uint8_t *p, size_t n)
 	struct exec *e = find(id);
 	if (!e || e->out[0] < 0)
 		return; /* the command already closed or never had stdin: drop, like a closed pipe */
-	if (n == 0)
+	if (n == 0 && e->pty)
+		buf_put(&e->in, "\x04", 1); /* a terminal has no end of input: send its EOF character */
+	else if (n == 0)
 		e->in_eof = 1;
 	else if (buf_put(&e->in, p, n) < 0)
 		close_fd(&e->out[0]); /* over the hard limit: the host ignored back-pressure */
@@ -350,10 +435,13 @@ static void finish(struct exec *e)
 	if (!e->exited || ((e->out[1] >= 0 || e->out[2] >= 0) && ms_since(&e->exit_time) < DRAIN_GRACE_MS))
 		return;
 	struct frame f;
-	frame_begin(&f, &tx, T_EXITED, e->id);
-	put_u8(&f, WIFSIGNALED(e->status) ? 1 : 0);
-	put_u32(&f, WIFSIGNALED(e->status) ? (uint32_t)WTERMSIG(e->status) : (uint32_t)WEXITSTATUS(e->status));
-	send_frame(&f);
+	if (e->out_id) {
+		frame_begin(&f, &tx, T_EXITED, e->out_id);
+		put_u8(&f, WIFSIGNALED(e->status) ? 1 : 0);
+		put_u32(&f, WIFSIGNALED(e->status) ? (uint32_t)WTERMSIG(e->status)
+						  : (uint32_t)WEXITSTATUS(e->status));
+		send_frame(&f);
+	}
 	for (int i = 0; i < 3; i++)
 		close_fd(&e->out[i]);
 	buf_reset(&e->in);
@@ -416,9 +504,11 @@ static void pump_out(struct exec *e, int k)
 		close_fd(&e->out[k]);
 		return;
 	}
-	/* with no host connected the output is dropped, never buffered without bound */
+	/* with no host client attached the output is dropped, never buffered without bound */
+	if (!e->out_id)
+		return;
 	struct frame f;
-	frame_begin(&f, &tx, T_OUTPUT, e->id);
+	frame_begin(&f, &tx, T_OUTPUT, e->out_id);
 	put_u8(&f, k);
 	put_bytes(&f, chunk, r);
 	send_frame(&f);
@@ -453,12 +543,62 @@ void exec_poll_done(struct pollfd *fds, void **owners, int n)
 	}
 }
 
+/* Drops what the host queued for the command's stdin; a pipe is closed, a terminal stays. */
+static void drop_stdin(struct exec *e)
+{
+	buf_reset(&e->in);
+	if (!e->pty)
+		close_fd(&e->out[0]);
+}
+
 /* The host went away: its commands keep running (listexec shows them), their stdin is closed. */
 void exec_host_gone(void)
 {
 	for (int i = 0; i < MAX_EXECS; i++)
-		if (execs[i].used) {
-			buf_reset(&execs[i].in);
-			close_fd(&execs[i].out[0]);
+		if (execs[i].used)
+			drop_stdin(&execs[i]);
+}
+
+/* attach: the request's client gets the command's output, exit, stdin and signals from now on. */
+void exec_attach(uint32_t id, struct reader *r)
+{
+	uint32_t target = get_u32(r);
+	struct exec *e = NULL;
+	for (int i = 0; i < MAX_EXECS && !r->err; i++)
+		if (execs[i].used && execs[i].id == target)
+			e = &execs[i];
+	if (r->err || !target)
+		send_error(id, "attach: bad request");
+	else if (!e)
+		send_error(id, "attach: no command with id %u", target);
+	else if (find(id) && find(id) != e)
+		send_error(id, "attach: id %u in use", id);
+	else {
+		if (e->out_id && e->out_id != id) {
+			struct frame f;
+			frame_begin(&f, &tx, T_DETACHED, e->out_id);
+			send_frame(&f);
 		}
+		e->out_id = id;
+		send_ok_u32(id, e->pid);
+	}
+}
+
+void exec_resize(uint32_t id, struct reader *r)
+{
+	struct winsize ws = { .ws_row = get_u32(r), .ws_col = get_u32(r) };
+	struct exec *e = find(id);
+	if (e && e->pty && !r->err && e->out[0] >= 0)
+		ioctl(e->out[0], TIOCSWINSZ, &ws); /* the kernel sends SIGWINCH to the terminal's foreground */
+}
+
+/* abort: the client holding the command went away; it runs on, detached, its stdin closed. */
+int exec_abort(uint32_t id)
+{
+	struct exec *e = find(id);
+	if (!e || e->out_id != id)
+		return 0;
+	drop_stdin(e);
+	e->out_id = 0;
+	return 1;
 }

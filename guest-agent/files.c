@@ -116,3 +116,12 @@ void files_host_gone(void)
 		if (files[i].used)
 			release(&files[i], 1);
 }
+
+/* The host gave up on a writefile (its client went away): the temporary file goes, the target is untouched. */
+int file_abort(uint32_t id)
+{
+	struct wfile *f = find(id);
+	if (f)
+		release(f, 1);
+	return f != NULL;
+}

@@ -4,17 +4,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION "pcocc-agent 1"
+#define PROTO_VERSION "pcocc-agent 2"
 #define FRAME_HEADER 9            /* u32 length, u8 type, u32 id */
 #define FRAME_MAX (1u << 20)      /* largest length field accepted */
 
 enum msg_type {
 	/* host -> guest */
 	T_PING = 1, T_EXEC = 2, T_STDIN = 3, T_SIGNAL = 4, T_FILE_OPEN = 5, T_FILE_DATA = 6,
-	T_FILE_CLOSE = 7, T_FREEZE = 8, T_THAW = 9, T_LISTEXEC = 10,
+	T_FILE_CLOSE = 7, T_FREEZE = 8, T_THAW = 9, T_LISTEXEC = 10, T_ABORT = 11, T_ATTACH = 12,
+	T_RESIZE = 13,
 	/* guest -> host */
 	T_OK = 0x80, T_ERROR = 0x81, T_PONG = 0x82, T_STARTED = 0x83, T_OUTPUT = 0x84,
-	T_EXITED = 0x85, T_EXECS = 0x86,
+	T_EXITED = 0x85, T_EXECS = 0x86, T_DETACHED = 0x87,
 };
 
 /* A growable byte buffer with a hard limit (bounded memory). */

@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { PcoccError } from "../util/index.js";
 import {
   CHUNK,
+  CLIENT_ID_MAX,
   FrameDecoder,
   decodeGuest,
   encodeHost,
@@ -29,6 +30,10 @@ export interface ExecOptions {
   cwd?: string;
   /** Keep stdin open for `write`/`end`; otherwise the command reads /dev/null. */
   stdin?: boolean;
+  /** Run in a new terminal of this size in the guest (stdout and stderr are the terminal: onStdout). */
+  pty?: { rows: number; cols: number };
+  /** Pin the command to these guest CPUs (sched_setaffinity). */
+  cpus?: number[];
   onStdout?: (data: Buffer) => void;
   onStderr?: (data: Buffer) => void;
 }
@@ -43,8 +48,13 @@ export interface AgentExec {
   end(): void;
   /** Signals the command's process group. */
   kill(signal?: NodeJS.Signals | number): Promise<void>;
+  /** The terminal's new size (a pty command). */
+  resize(rows: number, cols: number): void;
   result: Promise<ExecResult>;
 }
+
+/** What `attach` needs: where the command's output goes. */
+export type AttachOptions = Pick<ExecOptions, "onStdout" | "onStderr">;
 
 interface Waiter {
   resolve: (m: GuestMessage) => void;
@@ -53,7 +63,7 @@ interface Waiter {
 }
 
 interface Running {
-  opts: ExecOptions;
+  opts: AttachOptions;
   resolve: (r: ExecResult) => void;
   reject: (e: Error) => void;
 }
@@ -103,8 +113,12 @@ export class AgentClient {
       this.running.delete(m.id);
       run.resolve(m.signal !== undefined ? { signal: m.signal } : { code: m.code ?? 0 });
     }
+    if (run && m.type === "detached") {
+      this.running.delete(m.id);
+      run.reject(new AgentError(`${this.vm}: another client attached to the command`));
+    }
     const waiter = this.waiters.get(m.id);
-    if (waiter && m.type !== "output" && m.type !== "exited") {
+    if (waiter && m.type !== "output" && m.type !== "exited" && m.type !== "detached") {
       this.waiters.delete(m.id);
       clearTimeout(waiter.timer);
       if (m.type === "error") waiter.reject(new AgentError(`${this.vm}: ${m.message}`));
@@ -129,7 +143,7 @@ export class AgentClient {
 
   private id(): number {
     const id = this.nextId;
-    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    this.nextId = this.nextId >= CLIENT_ID_MAX ? 1 : this.nextId + 1;
     return id;
   }
 
@@ -164,23 +178,39 @@ export class AgentClient {
   }
 
   async exec(opts: ExecOptions): Promise<AgentExec> {
+    return this.startCommand(opts, `exec ${opts.argv[0] ?? ""}`, (id) => ({
+      type: "exec",
+      id,
+      argv: opts.argv,
+      env: opts.env ?? [],
+      user: opts.user ?? "",
+      cwd: opts.cwd ?? "",
+      stdin: opts.stdin ?? false,
+      pty: opts.pty,
+      cpus: opts.cpus,
+    }));
+  }
+
+  /**
+   * Takes over a command the agent is running (`execId` from listExec): its output, exit, stdin and
+   * signals come and go through this client from now on; a client that held it before is told so.
+   */
+  async attach(execId: number, opts: AttachOptions): Promise<AgentExec> {
+    return this.startCommand(opts, `attach ${execId}`, (id) => ({ type: "attach", id, execId }));
+  }
+
+  private async startCommand(
+    opts: AttachOptions,
+    what: string,
+    request: (id: number) => HostMessage,
+  ): Promise<AgentExec> {
     const id = this.id();
     let resolve!: (r: ExecResult) => void;
     let reject!: (e: Error) => void;
     const result = new Promise<ExecResult>((res, rej) => ((resolve = res), (reject = rej)));
     result.catch(() => undefined); // a caller that never awaits the result must not crash the process
     this.running.set(id, { opts, resolve, reject });
-    const started = await this.request(`exec ${opts.argv[0] ?? ""}`, [
-      {
-        type: "exec",
-        id,
-        argv: opts.argv,
-        env: opts.env ?? [],
-        user: opts.user ?? "",
-        cwd: opts.cwd ?? "",
-        stdin: opts.stdin ?? false,
-      },
-    ]).catch((err: Error) => {
+    const started = await this.request(what, [request(id)]).catch((err: Error) => {
       this.running.delete(id);
       throw err;
     });
@@ -198,6 +228,7 @@ export class AgentClient {
         const signo = typeof signal === "number" ? signal : constants.signals[signal];
         await this.request(`signal ${signal}`, [{ type: "signal", id, signal: signo }]);
       },
+      resize: (rows, cols) => this.send({ type: "resize", id, rows, cols }),
     };
   }
 
@@ -207,7 +238,11 @@ export class AgentClient {
     for (let off = 0; off < content.length; off += CHUNK)
       chunks.push({ type: "file-data", id, data: content.subarray(off, off + CHUNK) });
     chunks.push({ type: "file-close", id });
-    await this.request(`writefile ${path}`, chunks);
+    await this.request(`writefile ${path}`, chunks).catch((err: Error) => {
+      // given up on (timeout): the guest removes the file it was writing, the target stays as it was
+      if (err instanceof AgentTimeoutError && !this.closed) this.send({ type: "abort", id });
+      throw err;
+    });
   }
 
   /** Freezes the guest's file systems; the agent thaws them by itself after `timeoutS`. Returns the count. */

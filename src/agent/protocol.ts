@@ -3,10 +3,15 @@
  * A frame is `u32 length | u8 type | u32 id | payload`, big-endian, `length` counting type + id + payload.
  */
 
-export const PROTOCOL_VERSION = "pcocc-agent 1";
+export const PROTOCOL_VERSION = "pcocc-agent 2";
 export const FRAME_HEADER = 9;
 /** Largest `length` either side accepts; the agent drops a connection that sends more. */
 export const FRAME_MAX = 1 << 20;
+/**
+ * Request ids a host client may use (24 bits): the VM's multiplexer (mux.ts) puts the client's slot
+ * (1..255) in the top byte of every id on its way to the guest and takes it off on the way back.
+ */
+export const CLIENT_ID_MAX = 0xffffff;
 /** Content chunks (stdin, writefile) stay well below FRAME_MAX. */
 export const CHUNK = 64 << 10;
 
@@ -21,7 +26,15 @@ export const HOST_TYPES = {
   freeze: 8,
   thaw: 9,
   listexec: 10,
+  abort: 11,
+  attach: 12,
+  resize: 13,
 } as const;
+
+/** `exec` flag bits. */
+const EXEC_STDIN = 1;
+const EXEC_PTY = 2;
+const EXEC_CPUS = 4;
 
 export const GUEST_TYPES = {
   ok: 0x80,
@@ -30,6 +43,7 @@ export const GUEST_TYPES = {
   output: 0x84,
   exited: 0x85,
   execs: 0x86,
+  detached: 0x87,
 } as const;
 
 export type HostMessage =
@@ -45,6 +59,10 @@ export type HostMessage =
       cwd: string;
       /** Keep the command's stdin open for `stdin` frames; otherwise it reads /dev/null. */
       stdin: boolean;
+      /** Run in a new terminal of this size (0 × 0: the kernel's default). */
+      pty?: { rows: number; cols: number };
+      /** Pin the command to these guest CPUs. */
+      cpus?: number[];
     }
   | { type: "stdin"; id: number; data: Buffer }
   | { type: "signal"; id: number; signal: number }
@@ -53,7 +71,12 @@ export type HostMessage =
   | { type: "file-close"; id: number }
   | { type: "freeze"; id: number; timeoutS: number }
   | { type: "thaw"; id: number }
-  | { type: "listexec"; id: number };
+  | { type: "listexec"; id: number }
+  /** The client behind `id` is gone: a file being written is removed, a command is detached. */
+  | { type: "abort"; id: number }
+  /** Output, exit, stdin and signals of command `execId` go through request `id` from now on. */
+  | { type: "attach"; id: number; execId: number }
+  | { type: "resize"; id: number; rows: number; cols: number };
 
 export interface ExecEntry {
   id: number;
@@ -69,7 +92,9 @@ export type GuestMessage =
   | { type: "pong"; id: number; version: string; hostname: string }
   | { type: "output"; id: number; stream: 1 | 2; data: Buffer }
   | { type: "exited"; id: number; code?: number; signal?: number }
-  | { type: "execs"; id: number; execs: ExecEntry[] };
+  | { type: "execs"; id: number; execs: ExecEntry[] }
+  /** Another client attached to the command of `id`: nothing more comes for it here. */
+  | { type: "detached"; id: number };
 
 export class ProtocolError extends Error {}
 
@@ -156,11 +181,22 @@ export function encodeHost(m: HostMessage): Buffer {
   const w = new Writer();
   switch (m.type) {
     case "exec":
-      w.u32(m.stdin ? 1 : 0)
+      w.u32((m.stdin ? EXEC_STDIN : 0) | (m.pty ? EXEC_PTY : 0) | (m.cpus ? EXEC_CPUS : 0))
         .str(m.user)
         .str(m.cwd)
         .strs(m.argv)
         .strs(m.env);
+      if (m.pty) w.u32(m.pty.rows).u32(m.pty.cols);
+      if (m.cpus) {
+        w.u32(m.cpus.length);
+        for (const c of m.cpus) w.u32(c);
+      }
+      break;
+    case "attach":
+      w.u32(m.execId);
+      break;
+    case "resize":
+      w.u32(m.rows).u32(m.cols);
       break;
     case "stdin":
     case "file-data":
@@ -235,6 +271,8 @@ export function decodeGuest(f: Frame): GuestMessage {
       const v = r.u32();
       return kind === 1 ? { type: "exited", id, signal: v } : { type: "exited", id, code: v };
     }
+    case GUEST_TYPES.detached:
+      return { type: "detached", id };
     case GUEST_TYPES.execs: {
       const n = r.u32();
       const execs = Array.from({ length: n }, () => ({
@@ -257,9 +295,24 @@ export function decodeHost(f: Frame): HostMessage {
   );
   switch (name) {
     case "exec": {
-      const stdin = (r.u32() & 1) === 1;
-      return { type: "exec", id, stdin, user: r.str(), cwd: r.str(), argv: r.strs(), env: r.strs() };
+      const flags = r.u32();
+      const m: HostMessage = {
+        type: "exec",
+        id,
+        stdin: (flags & EXEC_STDIN) !== 0,
+        user: r.str(),
+        cwd: r.str(),
+        argv: r.strs(),
+        env: r.strs(),
+      };
+      if (flags & EXEC_PTY) m.pty = { rows: r.u32(), cols: r.u32() };
+      if (flags & EXEC_CPUS) m.cpus = Array.from({ length: r.u32() }, () => r.u32());
+      return m;
     }
+    case "attach":
+      return { type: "attach", id, execId: r.u32() };
+    case "resize":
+      return { type: "resize", id, rows: r.u32(), cols: r.u32() };
     case "stdin":
     case "file-data":
       return { type: name, id, data: r.rest() };
@@ -273,6 +326,7 @@ export function decodeHost(f: Frame): HostMessage {
     case "file-close":
     case "thaw":
     case "listexec":
+    case "abort":
       return { type: name, id };
   }
   throw new ProtocolError(`unknown host message type ${f.type}`);

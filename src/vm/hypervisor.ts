@@ -3,6 +3,7 @@ import { access, chmod, constants, mkdir, open, rm, stat, writeFile } from "node
 import type { Server } from "node:net";
 import { isAbsolute } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AgentMux } from "../agent/index.js";
 import { createQcow2 } from "../image/index.js";
 import { exitStatus, log, PcoccError } from "../util/index.js";
 import { chooseAccelerator, probeAcceleratorHost, type AcceleratorDecision } from "./accel.js";
@@ -98,6 +99,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let qemu: QemuProcess | undefined;
   let control: QmpClient | undefined;
   let proxy: ConsoleProxy | undefined;
+  let agent: AgentMux | undefined;
   let saves: Server | undefined;
   try {
     const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
@@ -107,6 +109,8 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
+    agent = new AgentMux(paths.agentQemuSocket, paths.agentSocket);
+    await agent.start();
     await writeVmInfo(spec, paths, qemu, decision.accel);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
@@ -121,6 +125,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     saves?.close();
     control?.close();
     await proxy?.close();
+    await agent?.close();
     await qemu?.kill();
     for (const h of helpers) h.kill("SIGTERM");
     await rm(spec.stateDir, { recursive: true, force: true });

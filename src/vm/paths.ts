@@ -15,8 +15,10 @@ export interface VmStatePaths {
   serialSocket: string;
   consoleSocket: string;
   consoleLog: string;
-  /** The guest agent's port (see agentPortArgs). */
+  /** The guest agent, for any number of host clients (the hypervisor's AgentMux). */
   agentSocket: string;
+  /** QEMU's side of the agent's port (agentPortArgs): the hypervisor's AgentMux is its one client. */
+  agentQemuSocket: string;
   info: string;
   /** Where `pcocc save` tells the hypervisor about its block job (see save-guard.ts). */
   saveGuardSocket: string;
@@ -35,6 +37,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     consoleSocket: join(dir, "pcocc_console_socket"),
     consoleLog: join(dir, "console.log"),
     agentSocket: join(dir, "pcocc_agent_socket"),
+    agentQemuSocket: join(dir, "qemu_agent_socket"),
     info: join(dir, "vm.json"),
     saveGuardSocket: join(dir, "save_guard_socket"),
   };

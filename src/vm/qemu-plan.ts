@@ -53,7 +53,7 @@ export function planQemu(spec: VmSpec, facts: HostFacts): QemuPlan {
     controlQmpSocket: paths.controlQmpSocket,
     qmpSocket: paths.qmpSocket,
     serialSocket: paths.serialSocket,
-    agentSocket: paths.agentSocket,
+    agentSocket: paths.agentQemuSocket,
     customArgs: tpl["custom-args"] ?? [],
     incomingFd: spec.restore ? INCOMING_FD : undefined,
   };

@@ -79,7 +79,7 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
     expect(ping.code, ping.stderr).toBe(0);
     const rows = JSON.parse(ping.stdout) as Array<{ vm: string; hostname: string; version: string }>;
     expect(rows.map((p) => [p.vm, p.hostname, p.version])).toEqual(
-      [0, 1, 2, 3].map((i) => [`vm${i}`, `vm${i}`, "pcocc-agent 1"]),
+      [0, 1, 2, 3].map((i) => [`vm${i}`, `vm${i}`, "pcocc-agent 2"]),
     );
   });
 

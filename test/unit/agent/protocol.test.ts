@@ -23,7 +23,7 @@ const vectors = new Map(
 );
 
 const guest: Record<string, GuestMessage> = {
-  pong: { type: "pong", id: 0, version: "pcocc-agent 1", hostname: "vm0" },
+  pong: { type: "pong", id: 0, version: "pcocc-agent 2", hostname: "vm0" },
   output: { type: "output", id: 7, stream: 1, data: Buffer.from("one\n") },
   "exited-code": { type: "exited", id: 7, code: 3 },
   "exited-signal": { type: "exited", id: 8, signal: 9 },

@@ -31,7 +31,7 @@ describe("planQemu", () => {
       controlQmpSocket: paths.controlQmpSocket,
       qmpSocket: paths.qmpSocket,
       serialSocket: paths.serialSocket,
-      agentSocket: paths.agentSocket,
+      agentSocket: paths.agentQemuSocket,
       customArgs: [],
       vhostNet: true,
     });
