@@ -75,6 +75,7 @@ static void pong(uint32_t id)
 	frame_begin(&f, &tx, T_PONG, id);
 	put_str(&f, PROTO_VERSION);
 	put_str(&f, host);
+	put_u32(&f, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
 	send_frame(&f);
 }
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "proto.h"
 
-static char vec[16][2][512];
+static char vec[32][2][512];
 static int nvec, failures;
 
 static const char *want(const char *name)
@@ -50,7 +50,8 @@ static void guest_frames(void)
 {
 	struct buf b = { .limit = 4096 };
 	struct frame f;
-	frame_begin(&f, &b, T_PONG, 0), put_str(&f, PROTO_VERSION), put_str(&f, "vm0"), frame_end(&f);
+	frame_begin(&f, &b, T_PONG, 0), put_str(&f, PROTO_VERSION), put_str(&f, "vm0"), put_u32(&f, 2);
+	frame_end(&f);
 	check_frame("pong", &b);
 	frame_begin(&f, &b, T_OUTPUT, 7), put_u8(&f, 1), put_bytes(&f, "one\n", 4), frame_end(&f);
 	check_frame("output", &b);
@@ -65,6 +66,8 @@ static void guest_frames(void)
 	frame_begin(&f, &b, T_EXECS, 5), put_u32(&f, 1), put_u32(&f, 7), put_u32(&f, 42), put_u8(&f, 0);
 	put_str(&f, "sleep"), frame_end(&f);
 	check_frame("execs", &b);
+	frame_begin(&f, &b, T_DETACHED, 7), frame_end(&f);
+	check_frame("detached", &b);
 }
 
 static void host_frames(void)
@@ -92,6 +95,21 @@ static void host_frames(void)
 	char *path = get_str(&r);
 	expect(type == T_FILE_OPEN && id == 9 && path && !strcmp(path, "/tmp/f") && get_u32(&r) == 0640, "file-open");
 	free(path);
+	r = read_vector("exec-pty-cpus", bytes, &type, &id);
+	expect(type == T_EXEC && get_u32(&r) == 6, "exec pty and CPU flags");
+	for (int i = 0; i < 2; i++)
+		free(get_str(&r));
+	for (int n = get_u32(&r); n > 0; n--)
+		free(get_str(&r));
+	expect(get_u32(&r) == 0, "exec-pty-cpus envc");
+	expect(get_u32(&r) == 24 && get_u32(&r) == 80, "exec terminal size");
+	expect(get_u32(&r) == 2 && get_u32(&r) == 0 && get_u32(&r) == 3 && r.off == r.len && !r.err, "exec CPUs");
+	r = read_vector("attach", bytes, &type, &id);
+	expect(type == T_ATTACH && id == 9 && get_u32(&r) == 0x1000007 && !r.err, "attach");
+	r = read_vector("resize", bytes, &type, &id);
+	expect(type == T_RESIZE && get_u32(&r) == 50 && get_u32(&r) == 132 && !r.err, "resize");
+	read_vector("abort", bytes, &type, &id);
+	expect(type == T_ABORT && id == 9, "abort");
 	struct reader bad = { .p = (const uint8_t *)"\0\0\0\x09zz", .len = 6 };
 	expect(get_str(&bad) == NULL && bad.err, "a string longer than its payload is refused");
 }
@@ -100,7 +118,7 @@ int main(int argc, char **argv)
 {
 	FILE *f = fopen(argc > 1 ? argv[1] : "vectors.txt", "r");
 	char line[1200];
-	while (f && fgets(line, sizeof(line), f) && nvec < 16)
+	while (f && fgets(line, sizeof(line), f) && nvec < 32)
 		if (line[0] != '#' && sscanf(line, "%511s %511s", vec[nvec][0], vec[nvec][1]) == 2)
 			nvec++;
 	if (!f || nvec < 10) {

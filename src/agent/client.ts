@@ -20,6 +20,8 @@ export class AgentTimeoutError extends AgentError {}
 export interface PingResult {
   version: string;
   hostname: string;
+  /** The guest's online CPUs. */
+  cpus: number;
 }
 
 export interface ExecOptions {
@@ -174,7 +176,7 @@ export class AgentClient {
   async ping(): Promise<PingResult> {
     const m = await this.request("ping", [{ type: "ping", id: this.id() }]);
     if (m.type !== "pong") throw new AgentError(`${this.vm}: unexpected ${m.type} reply to ping`);
-    return { version: m.version, hostname: m.hostname };
+    return { version: m.version, hostname: m.hostname, cpus: m.cpus };
   }
 
   async exec(opts: ExecOptions): Promise<AgentExec> {

@@ -89,7 +89,7 @@ export type GuestMessage =
   | { type: "ok"; id: number; value?: number }
   | { type: "error"; id: number; message: string }
   /** id 0: the agent's hello on every new connection. */
-  | { type: "pong"; id: number; version: string; hostname: string }
+  | { type: "pong"; id: number; version: string; hostname: string; cpus: number }
   | { type: "output"; id: number; stream: 1 | 2; data: Buffer }
   | { type: "exited"; id: number; code?: number; signal?: number }
   | { type: "execs"; id: number; execs: ExecEntry[] }
@@ -225,7 +225,7 @@ export function encodeGuest(m: GuestMessage): Buffer {
       w.str(m.message);
       break;
     case "pong":
-      w.str(m.version).str(m.hostname);
+      w.str(m.version).str(m.hostname).u32(m.cpus);
       break;
     case "output":
       w.u8(m.stream).bytes(m.data);
@@ -260,7 +260,7 @@ export function decodeGuest(f: Frame): GuestMessage {
     case GUEST_TYPES.error:
       return { type: "error", id, message: r.str() };
     case GUEST_TYPES.pong:
-      return { type: "pong", id, version: r.str(), hostname: r.str() };
+      return { type: "pong", id, version: r.str(), hostname: r.str(), cpus: r.u32() };
     case GUEST_TYPES.output: {
       const stream = r.u8();
       if (stream !== 1 && stream !== 2) throw new ProtocolError(`output on unknown stream ${stream}`);

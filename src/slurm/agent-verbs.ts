@@ -1,8 +1,9 @@
 import { readFile, stat } from "node:fs/promises";
 import type { AgentClient } from "../agent/index.js";
 import { PcoccError } from "../util/index.js";
-import { groupedMessage, type ReachedAgents } from "./agent-reach.js";
+import { groupedMessage, requireAgents, type ReachedAgents } from "./agent-reach.js";
 import { withAgents, type AgentTargetOptions } from "./exec.js";
+import { attachInGuests } from "./guest-exec.js";
 
 /**
  * `pcocc agent ping|listexec|writefile|freeze|thaw`: one request to every targeted VM at once. Each VM's
@@ -49,7 +50,9 @@ export async function agentPing(o: AgentTargetOptions & { json?: boolean }): Pro
   if (o.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
   else
     for (const r of rows)
-      process.stdout.write(`${r.vm}: ${r.version} on ${r.hostname} (${r.ms.toFixed(1)} ms)\n`);
+      process.stdout.write(
+        `${r.vm}: ${r.version} on ${r.hostname}, ${r.cpus} CPUs (${r.ms.toFixed(1)} ms)\n`,
+      );
   return report(failed);
 }
 
@@ -85,4 +88,29 @@ export async function agentFreeze(o: AgentTargetOptions, thaw: boolean): Promise
   for (const [rank, n] of results)
     process.stdout.write(`vm${rank}: ${n} file systems ${thaw ? "thawed" : "frozen"}\n`);
   return report(failed);
+}
+
+/** `EXEC_ID` of `agent attach`: a command id as `agent listexec` shows it. */
+export function parseExecId(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff)
+    throw new PcoccError(`attach: ${value}: expected a command id as 'pcocc agent listexec' shows it`);
+  return Number(value);
+}
+
+/**
+ * `pcocc agent attach EXEC_ID`: follows that command in the targeted VMs (output from now on, stdin,
+ * Ctrl-C kills it) until it ends; its exit status is ours. Whoever followed it before is detached.
+ */
+export async function agentAttach(
+  o: AgentTargetOptions & { execId: number; prefix?: boolean },
+): Promise<number> {
+  return withAgents(o, async (reached) => {
+    const clients = requireAgents(reached);
+    return attachInGuests(clients, o.execId, {
+      prefix: o.prefix ?? clients.size > 1,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    });
+  });
 }

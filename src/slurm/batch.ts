@@ -71,8 +71,6 @@ function wrapperWord(arg: string): string {
 export async function batch(args: string[]): Promise<number> {
   const split = splitBatchArgs(args, BATCH_OPTIONS);
   const o = launchOptions(split);
-  if (o.batchScript !== undefined && o.script !== undefined)
-    throw new PcoccError("-b and -E together are not supported yet: run the VM script from the host script");
   const hostScript = await readScript("-E", o.script);
   const batchScript = await readScript("-b", o.batchScript);
   const { config, cluster, password } = await prepareLaunch(split.definition, o);

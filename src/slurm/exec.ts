@@ -61,6 +61,8 @@ export interface GuestCommandOptions extends AgentTargetOptions {
   env?: string[];
   /** `--no-prefix` gives false; default: prefix when several VMs run. */
   prefix?: boolean;
+  /** `--pty`: in a terminal in the guest (one VM). */
+  pty?: boolean;
 }
 
 /** A script read before any VM is asked, and how it runs once copied (`#!` decides, else /bin/sh). */
@@ -94,6 +96,7 @@ export async function runInGuests(o: GuestCommandOptions): Promise<number> {
         cwd: o.cwd,
         env: o.env,
         prefix: o.prefix ?? clients.size > 1,
+        pty: o.pty,
         stdin: process.stdin,
         stdout: process.stdout,
         stderr: process.stderr,

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { constants } from "node:os";
-import type { AgentClient, AgentExec, ExecResult } from "../agent/index.js";
+import type { AgentClient, AgentExec, AttachOptions, ExecResult } from "../agent/index.js";
 import { PcoccError } from "../util/index.js";
 import { groupedMessage } from "./agent-reach.js";
 import { LinePrefixer } from "./line-prefix.js";
@@ -14,6 +14,11 @@ export interface GuestExecOptions {
   prefix: boolean;
   /** Forwarded to every command; none: the commands read /dev/null. */
   stdin?: Readable;
+  /**
+   * Run in a terminal in the guest (one process): when our stdin is a terminal it is put in raw mode, so
+   * keys such as Ctrl-C reach the guest's terminal, and its size follows ours.
+   */
+  pty?: boolean;
   stdout: Writable;
   stderr: Writable;
 }
@@ -33,7 +38,12 @@ export interface GuestProcess {
   label: string;
   /** On top of the options' env. */
   env?: string[];
+  /** Guest CPUs to pin the process to. */
+  cpus?: number[];
 }
+
+/** Starts one process (exec, or attach to a running one) with its output going to `handlers`. */
+type Start = (p: GuestProcess, handlers: AttachOptions) => Promise<AgentExec>;
 
 interface Output {
   out: { write(d: Buffer): void; flush(): void };
@@ -57,21 +67,61 @@ export function execInGuests(clients: Map<number, AgentClient>, opts: GuestExecO
  * found) fails the whole run with one line naming those VMs, and the ones that started are killed.
  */
 export async function execProcesses(procs: GuestProcess[], opts: GuestExecOptions): Promise<number> {
+  if (opts.pty && procs.length !== 1) throw ptyForOneProcess(procs.length);
+  const size = opts.pty ? terminalSize(opts.stdout) : undefined;
+  // a terminal's output is one stream, mostly not whole lines: never prefixed
+  return startAndSupervise(procs, opts.pty ? { ...opts, prefix: false } : opts, true, (p, handlers) =>
+    p.client.exec({
+      argv: opts.argv,
+      user: opts.user,
+      cwd: opts.cwd,
+      env: [...(opts.env ?? []), ...(p.env ?? [])],
+      stdin: opts.stdin !== undefined,
+      pty: size,
+      cpus: p.cpus,
+      ...handlers,
+    }),
+  );
+}
+
+/**
+ * `pcocc agent attach`: takes over command `execId` in every VM of `clients` (its output from now on, its
+ * stdin, Ctrl-C kills it) until it ends. A VM without that command is named; the others are then left
+ * running, detached.
+ */
+export function attachInGuests(
+  clients: Map<number, AgentClient>,
+  execId: number,
+  opts: Omit<GuestExecOptions, "argv">,
+): Promise<number> {
+  const procs = [...clients].map(([rank, client]) => ({ rank, client, label: `vm${rank}` }));
+  return startAndSupervise(procs, { ...opts, argv: [] }, false, (p, handlers) =>
+    p.client.attach(execId, handlers),
+  );
+}
+
+export function ptyForOneProcess(count: number): PcoccError {
+  return new PcoccError(`--pty: a terminal is for one process, ${count} would run (choose one VM, or -n 1)`);
+}
+
+function terminalSize(out: Writable): { rows: number; cols: number } {
+  const tty = out as Partial<NodeJS.WriteStream>;
+  return { rows: tty.rows ?? 0, cols: tty.columns ?? 0 };
+}
+
+async function startAndSupervise(
+  procs: GuestProcess[],
+  opts: GuestExecOptions,
+  killOnFailure: boolean,
+  start: Start,
+): Promise<number> {
   const started = await Promise.allSettled(
     procs.map(async (p) => {
       const o: Output = {
         out: outputOf(p.label, opts, opts.stdout),
         err: outputOf(p.label, opts, opts.stderr),
       };
-      const e = await p.client.exec({
-        argv: opts.argv,
-        user: opts.user,
-        cwd: opts.cwd,
-        env: [...(opts.env ?? []), ...(p.env ?? [])],
-        stdin: opts.stdin !== undefined,
-        onStdout: (d) => o.out.write(d),
-        onStderr: (d) => o.err.write(d),
-      });
+      const e = await start(p, { onStdout: (d) => o.out.write(d), onStderr: (d) => o.err.write(d) });
       return { e, o };
     }),
   );
@@ -85,7 +135,7 @@ export async function execProcesses(procs: GuestProcess[], opts: GuestExecOption
     if (!ranks.includes(rank)) failed.set(why, [...ranks, rank]);
   });
   if (failed.size > 0) {
-    await Promise.allSettled(running.map(({ e }) => e.kill("SIGKILL")));
+    if (killOnFailure) await Promise.allSettled(running.map(({ e }) => e.kill("SIGKILL")));
     throw new PcoccError(groupedMessage(failed));
   }
   return superviseExecs(running, opts);
@@ -111,6 +161,7 @@ async function superviseExecs(
   process.on("SIGTERM", onSignal);
   const forward = (d: Buffer): void => running.forEach(({ e }) => safely(() => e.write(d)));
   const eof = (): void => running.forEach(({ e }) => safely(() => e.end()));
+  const terminal = opts.pty ? rawTerminal(opts, running) : undefined;
   opts.stdin?.on("data", forward).on("end", eof);
   try {
     const results = await Promise.all(
@@ -124,12 +175,35 @@ async function superviseExecs(
     if (interrupted) return 130;
     return Math.max(0, ...results.map(statusOf));
   } finally {
+    terminal?.restore();
     clearTimeout(gaveUp);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     opts.stdin?.off("data", forward).off("end", eof);
     opts.stdin?.pause();
   }
+}
+
+/**
+ * With --pty on a terminal of ours: raw mode (Ctrl-C, Ctrl-Z... go to the guest's terminal as bytes, its
+ * line discipline acts on them), and our window size follows to the guest.
+ */
+function rawTerminal(opts: GuestExecOptions, running: Array<{ e: AgentExec }>): { restore(): void } {
+  const input = opts.stdin as Partial<NodeJS.ReadStream> | undefined;
+  const output = opts.stdout as Partial<NodeJS.WriteStream>;
+  const raw = input?.isTTY === true && typeof input.setRawMode === "function";
+  if (raw) input.setRawMode!(true);
+  const onResize = (): void => {
+    const { rows, cols } = terminalSize(opts.stdout);
+    running.forEach(({ e }) => safely(() => e.resize(rows, cols)));
+  };
+  output.on?.("resize", onResize);
+  return {
+    restore: () => {
+      output.off?.("resize", onResize);
+      if (raw) input.setRawMode!(false);
+    },
+  };
 }
 
 function statusOf(r: ExecResult): number {

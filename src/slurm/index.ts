@@ -21,5 +21,13 @@ export { placeVms, hopToNode, vmSet, type VmPlacement } from "./vm-placement.js"
 export { liveJobIds } from "./commands.js";
 export { parseIndices, parseTimeout, runInGuests, type GuestCommandOptions } from "./exec.js";
 export { runInVms, type RunOptions } from "./run.js";
+export { ptyForOneProcess } from "./guest-exec.js";
 export { buildRunEnv, parseCount, placeProcesses } from "./run-placement.js";
-export { agentFreeze, agentListExec, agentPing, agentWriteFile } from "./agent-verbs.js";
+export {
+  agentAttach,
+  agentFreeze,
+  agentListExec,
+  agentPing,
+  agentWriteFile,
+  parseExecId,
+} from "./agent-verbs.js";

@@ -240,6 +240,7 @@ async function supervise(
   }
   const front = startFront(o, env, timeoutMs);
   onFront(front.pid);
+  const alongside = startHostScriptAlongside(o, env);
   const frontExit = new Promise<number>((resolve) => {
     front.on("error", (err) => {
       process.stderr.write(
@@ -258,12 +259,13 @@ async function supervise(
     step.exited.then((exit) => ({ kind: "step" as const, exit })),
   ]);
   if (first.kind === "front") {
+    await stopTree(alongside);
     await stopCluster(step);
     return first.code;
   }
   process.stderr.write(`\n${describeStepExit(first.exit, step.lastLines(20))}\n`);
   // the whole tree: whatever the script started must not outlive the cluster either
-  const tree = front.pid === undefined ? [] : processTree(front.pid);
+  const tree = [front.pid, alongside?.pid].flatMap((pid) => (pid === undefined ? [] : processTree(pid)));
   signalAll(tree, o.script === undefined && o.batchScript === undefined ? "SIGHUP" : "SIGTERM");
   const kill = setTimeout(() => signalAll(tree, "SIGKILL"), 1000);
   const code = await frontExit;
@@ -271,6 +273,29 @@ async function supervise(
   clearTimeout(kill);
   signalAll(tree, "SIGKILL");
   return code === 0 ? exitStatus(first.exit.code, first.exit.signal) : code;
+}
+
+/**
+ * `batch -b VM_SCRIPT -E HOST_SCRIPT`, as in pcocc: the host script runs on this node alongside the VM
+ * script (the front process), which alone decides when the job ends; the host script is stopped then.
+ */
+function startHostScriptAlongside(o: LauncherOptions, env: NodeJS.ProcessEnv): ChildProcess | undefined {
+  if (o.batchScript === undefined || o.script === undefined) return undefined;
+  const child = spawn("/bin/sh", ["-c", o.script], { stdio: ["ignore", "inherit", "inherit"], env });
+  child.on("error", (err) => process.stderr.write(`cannot start the host script: ${err.message}\n`));
+  return child;
+}
+
+/** SIGTERM to a process and everything it started, SIGKILL to what is left a second later. */
+async function stopTree(child: ChildProcess | undefined): Promise<void> {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const tree = processTree(child.pid);
+  const exited = new Promise((r) => child.once("exit", r));
+  signalAll(tree, "SIGTERM");
+  const kill = setTimeout(() => signalAll(tree, "SIGKILL"), 1000);
+  await exited;
+  clearTimeout(kill);
+  signalAll(tree, "SIGKILL"); // its own children that ignored SIGTERM
 }
 
 function startFront(o: LauncherOptions, env: NodeJS.ProcessEnv, timeoutMs: number): ChildProcess {

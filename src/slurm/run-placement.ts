@@ -2,12 +2,39 @@ import { PcoccError } from "../util/index.js";
 
 /**
  * `pcocc run -n N` over the selected VMs: process p goes to VM `vms[p % vms.length]` (round-robin in the
- * order of the VM list), so processes spread before any VM gets a second one. pcocc places by each VM's
- * core count; our agent does not report one, so every VM counts the same.
+ * order of the VM list), so processes spread before any VM gets a second one (pcocc fills VMs by their
+ * core count instead; with -c, pinProcesses checks that each VM has the cores its processes need).
  */
 export function placeProcesses(vms: readonly number[], processes: number): number[] {
   if (vms.length === 0) throw new PcoccError("no VM to run in");
   return Array.from({ length: processes }, (_, p) => vms[p % vms.length]!);
+}
+
+/**
+ * `pcocc run -c C`: the guest CPUs of each placed process. The processes of one VM get consecutive blocks
+ * of C CPUs in the order they were placed (taskset-like, pinned by the agent). A VM with fewer CPUs than
+ * its processes need is refused, naming it: nothing is oversubscribed silently.
+ */
+export function pinProcesses(
+  placed: readonly number[],
+  cores: number,
+  cpusOf: (rank: number) => number,
+): number[][] {
+  const used = new Map<number, number>();
+  const pins = placed.map((rank) => {
+    const first = used.get(rank) ?? 0;
+    used.set(rank, first + cores);
+    return Array.from({ length: cores }, (_, i) => first + i);
+  });
+  for (const [rank, need] of [...used].sort(([a], [b]) => a - b)) {
+    const have = cpusOf(rank);
+    if (need > have)
+      throw new PcoccError(
+        `-c ${cores}: vm${rank} has ${have} vCPUs, its ${need / cores} processes need ${need}` +
+          ` (fewer processes per VM with -n/-w, or a smaller -c)`,
+      );
+  }
+  return pins;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

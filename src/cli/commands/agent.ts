@@ -67,6 +67,21 @@ export function register(program: Command): void {
       const { slurm, t } = await target(o);
       process.exitCode = await slurm.agentFreeze(t, thaw);
     });
+  targetOptions(
+    agent
+      .command("attach")
+      .description("Follow a running command (id from listexec): its output, stdin, exit status"),
+  )
+    .argument("<exec-id>", "the command's id, as listexec shows it")
+    .option("--no-prefix", "do not prefix output lines with their VM")
+    .action(async (execId: string, o: AgentFlags & { indices: string; prefix: boolean }) => {
+      const { slurm, t } = await target(o);
+      process.exitCode = await slurm.agentAttach({
+        ...t,
+        execId: slurm.parseExecId(execId),
+        prefix: o.prefix ? undefined : false,
+      });
+    });
   // `run` takes exec's options, with pcocc's agent default of every VM
   const run = agent.command("run").description("Run a command in VMs (like exec, default every VM)");
   guestCommandOptions(run, "all").action((argv: string[], o: GuestCommandFlags) => runGuestCommand(argv, o));

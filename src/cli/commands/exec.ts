@@ -7,6 +7,7 @@ export interface GuestCommandFlags {
   index?: string;
   timeout?: string;
   script?: string;
+  pty?: boolean;
   prefix: boolean;
 }
 
@@ -19,6 +20,7 @@ export function guestCommandOptions(cmd: Command, defaultIndex: string): Command
     .option("-u, --user <user>", "run as this user in the guest (default root)")
     .option("-s, --script <file>", "copy this local script into the VMs and run it")
     .option("-t, --timeout <s>", "seconds each VM's agent gets to answer (default 60)")
+    .option("--pty", "run in a terminal in the guest (one VM; raw mode here when on a terminal)")
     .option("--no-prefix", "do not prefix output lines with their VM")
     .argument("[cmd...]", "command and arguments (after -- when they have options)");
 }
@@ -33,6 +35,7 @@ export async function runGuestCommand(argv: string[], o: GuestCommandFlags): Pro
     argv,
     script: o.script,
     guestUser: o.user,
+    pty: o.pty === true,
     prefix: o.prefix ? undefined : false,
   });
 }

@@ -39,7 +39,6 @@ function refuseUnbuilt(o: RunFlags): void {
       throw new PcoccError(`'pcocc run ${shown}' is not available in this version`);
   }
   if (o.user === false) throw new PcoccError("'pcocc run --no-user' is not available in this version");
-  if (o.pty) throw new PcoccError("'pcocc run --pty' is not available in this version");
 }
 
 /**
@@ -78,12 +77,15 @@ export function register(program: Command): void {
     .option("-J, --jobname <name>", "name of the job of the virtual cluster")
     .option("-w, --nodelist <vms>", "VMs to run in, such as vm[0-3] (default every VM)")
     .option("-n, --process <n>", "processes, placed round-robin over the VMs (default one per VM)")
-    .option("-c, --core <c>", "cores per process (accepted; processes are not pinned)")
+    .option(
+      "-c, --core <c>",
+      "guest CPUs per process: each is pinned to its own (refused beyond a VM's vCPUs)",
+    )
     .option("-u, --user <user>", "run as this user in the guest (default root)")
     .option("--cwd <dir>", "working directory in the guest")
     .option("-e, --env <var>", "VAR=VALUE, VAR (copied from here) or re(REGEX); repeatable", collect, [])
     .option("--mirror-env", "give the commands this whole environment")
-    .option("--pty", "run in a terminal (not available in this version)")
+    .option("--pty", "run the one process in a terminal in the guest (raw mode here when on a terminal)")
     .option("--no-prefix", "do not prefix output lines with their process and VM")
     .argument("<cmd...>", "command and arguments");
   for (const [flags] of UNBUILT) run.addOption(new Option(flags).hideHelp());
@@ -95,12 +97,15 @@ export function register(program: Command): void {
       import("../../slurm/index.js"),
       import("../../vm/index.js"),
     ]);
-    slurm.parseCount("-c", o.core);
+    const processes = slurm.parseCount("-n", o.process);
+    if (o.pty && processes !== undefined && processes > 1) throw slurm.ptyForOneProcess(processes);
     process.exitCode = await slurm.runInVms({
       jobId: o.jobid,
       jobName: o.jobname,
       vms: o.nodelist === undefined ? "all" : parseVmSet(o.nodelist),
-      processes: slurm.parseCount("-n", o.process),
+      processes,
+      cores: slurm.parseCount("-c", o.core),
+      pty: o.pty === true,
       argv,
       guestUser: o.user === false ? undefined : o.user,
       cwd: o.cwd,

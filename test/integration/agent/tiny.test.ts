@@ -37,7 +37,7 @@ describe("guest agent on the tiny guest (seed delivery, virtio-serial)", () => {
   });
 
   it("answers ping with the guest's hostname", async () => {
-    expect(await agent.ping()).toEqual({ version: "pcocc-agent 2", hostname: "agent-vm4" });
+    expect(await agent.ping()).toEqual({ version: "pcocc-agent 2", hostname: "agent-vm4", cpus: 1 });
   });
 
   it("streams output as it is produced", async () => {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nodeExec, userExec, type LabInfo } from "../../../src/lab/index.js";
+import { nodeExec, userEnv, userExec, type LabInfo } from "../../../src/lab/index.js";
 import { jobStateDir, vmStatePaths } from "../../../src/vm/index.js";
 import {
   e2eSetup,
@@ -175,22 +175,25 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
       user: info.user2,
     });
     expect(step.code, "user2 started a step in user1's job").not.toBe(0);
-    const socket = vmStatePaths(`${jobStateDir(jobId)}/vm0`).agentSocket;
-    const probe = await nodeExec(
-      info.nodes[0]!,
-      [
-        process.execPath,
-        "-e",
-        `require("net").connect(${JSON.stringify(socket)})` +
-          `.on("connect",()=>{console.log("CONNECTED");process.exit(0)})` +
-          `.on("error",(e)=>{console.log(e.code);process.exit(3)})`,
-      ],
-      { user: info.user2 },
-    );
-    expect(probe.stdout.trim()).toBe("EACCES");
-    // the socket is there: the job's user reaches it from the same node
-    const own = await nodeExec(info.nodes[0]!, ["test", "-S", socket], { user: info.user });
-    expect(own.code).toBe(0);
+    // the hypervisor's multiplexer socket, and QEMU's own end of the agent's port behind it
+    const paths = vmStatePaths(`${jobStateDir(jobId)}/vm0`);
+    for (const socket of [paths.agentSocket, paths.agentQemuSocket]) {
+      const probe = await nodeExec(
+        info.nodes[0]!,
+        [
+          process.execPath,
+          "-e",
+          `require("net").connect(${JSON.stringify(socket)})` +
+            `.on("connect",()=>{console.log("CONNECTED");process.exit(0)})` +
+            `.on("error",(e)=>{console.log(e.code);process.exit(3)})`,
+        ],
+        { user: info.user2 },
+      );
+      expect(probe.stdout.trim(), socket).toBe("EACCES");
+      // the socket is there: the job's user reaches it from the same node
+      const own = await nodeExec(info.nodes[0]!, ["test", "-S", socket], { user: info.user });
+      expect(own.code, socket).toBe(0);
+    }
   });
 
   it("names bad input in one line, before anything runs", async () => {
@@ -251,6 +254,131 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
       expect([bad.code, bad.stdout], bad.stderr).toEqual([255, ""]);
       expect(bad.stderr.trim().split("\n"), bad.stderr).toHaveLength(1);
       expect(bad.stderr.trim()).toMatch(re);
+    }
+  });
+
+  it("two execs at once on one VM each finish with their own output, and listexec sees both meanwhile", async () => {
+    const both = ["A", "B"].map((tag) =>
+      spawnPcocc(info, [
+        "exec",
+        "-j",
+        String(jobId),
+        "-i",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        `echo ${tag}-start; sleep 4; echo ${tag}-end`,
+      ]),
+    );
+    await waitUntil(
+      "both execs to start",
+      async () => both.every((p) => p.out.stdout.includes("-start")) || undefined,
+      60_000,
+    );
+    const list = await pcocc(["agent", "listexec", "-j", String(jobId), "-i", "1", "--json"]);
+    expect(list.code, list.stderr).toBe(0);
+    const execs = (
+      JSON.parse(list.stdout) as Array<{ execs: Array<{ command: string; exited: boolean }> }>
+    )[0]!.execs;
+    expect(execs.filter((e) => e.command === "sh" && !e.exited).length).toBeGreaterThanOrEqual(2);
+    expect(await Promise.all(both.map((p) => p.exited))).toEqual([0, 0]);
+    expect(both.map((p) => p.out.stdout)).toEqual(["A-start\nA-end\n", "B-start\nB-end\n"]);
+  });
+
+  it("agent attach takes over a running command: its stdin, output and exit status", async () => {
+    const first = spawnPcocc(info, [
+      "exec",
+      "-j",
+      String(jobId),
+      "-i",
+      "2",
+      "--",
+      "sh",
+      "-c",
+      "echo waiting; read x; echo got $x; exit 5",
+    ]);
+    await waitUntil(
+      "the command to start",
+      async () => first.out.stdout.includes("waiting") || undefined,
+      60_000,
+    );
+    const list = await pcocc(["agent", "listexec", "-j", String(jobId), "-i", "2", "--json"]);
+    const target = (
+      JSON.parse(list.stdout) as Array<{ execs: Array<{ id: number; command: string; exited: boolean }> }>
+    )[0]!.execs.find((e) => e.command === "sh" && !e.exited)!;
+    const att = await pcocc(["agent", "attach", "-j", String(jobId), "-i", "2", String(target.id)], {
+      input: "hi\n",
+    });
+    expect([att.code, att.stdout], att.stderr).toEqual([5, "got hi\n"]);
+    expect(await first.exited).toBe(255);
+    expect(first.out.stderr.trim()).toBe("pcocc: vm2: another client attached to the command");
+    const gone = await pcocc(["agent", "attach", "-j", String(jobId), "-i", "2", String(target.id)]);
+    expect(gone.code).toBe(255);
+    expect(gone.stderr.trim()).toBe(`pcocc: vm2: attach: no command with id ${target.id}`);
+  });
+
+  it("run --pty / exec --pty: a terminal in the guest with our size; Ctrl-C reaches the guest's job", async () => {
+    const { spawn } = await import("node-pty");
+    const u = info.user;
+    const inPty = (args: string[]) => {
+      const p = spawn(
+        "setpriv",
+        [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--init-groups", "--", "pcocc", ...args],
+        { name: "xterm", cols: 120, rows: 30, cwd: u.home, env: { ...userEnv(info, u), TERM: "xterm" } },
+      );
+      let text = "";
+      p.onData((d) => (text += d));
+      const exited = new Promise<number>((r) => p.onExit(({ exitCode }) => r(exitCode)));
+      return { p, text: () => text, exited };
+    };
+    const run = inPty([
+      "run",
+      "-j",
+      String(jobId),
+      "-w",
+      "vm1",
+      "--pty",
+      "sh",
+      "-c",
+      'tty; stty size; trap "echo GOT-INT; exit 9" INT; echo READY; while :; do sleep 1; done',
+    ]);
+    await waitUntil("the command to be ready", async () => /READY/.test(run.text()) || undefined, 60_000);
+    expect(run.text()).toMatch(/\/dev\/pts\/\d+\r\n30 120\r\n/);
+    run.p.write("\x03"); // Ctrl-C as the terminal sends it: a byte, in raw mode
+    expect(await run.exited).toBe(9);
+    expect(run.text()).toMatch(/GOT-INT/);
+    const exec = inPty(["exec", "-j", String(jobId), "-i", "0", "--pty", "tty"]);
+    expect(await exec.exited).toBe(0);
+    expect(exec.text()).toMatch(/^\/dev\/pts\/\d+\r\n$/);
+    const many = await pcocc(["run", "-j", String(jobId), "-w", "vm[0-1]", "--pty", "tty"]);
+    expect([many.code, many.stderr.trim()]).toEqual([
+      255,
+      "pcocc: --pty: a terminal is for one process, 2 would run (choose one VM, or -n 1)",
+    ]);
+  });
+
+  it("run -c pins each process to its own guest CPUs, and refuses more than a VM's vCPUs", async () => {
+    const run = (args: string[]) => pcocc(["run", "-j", String(jobId), ...args]);
+    const pinned = await run([
+      "-w",
+      "vm0",
+      "-c",
+      "1",
+      "--",
+      "grep",
+      "Cpus_allowed_list",
+      "/proc/self/status",
+    ]);
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stdout).toMatch(/^Cpus_allowed_list:\s+0\n$/);
+    for (const args of [
+      ["-w", "vm0", "-c", "2", "true"],
+      ["-w", "vm0", "-n", "2", "-c", "1", "true"],
+    ]) {
+      const bad = await run(args);
+      expect([bad.code, bad.stdout], bad.stderr).toEqual([255, ""]);
+      expect(bad.stderr.trim()).toMatch(/^pcocc: -c \d: vm0 has 1 vCPUs, its \d processes need 2 /);
     }
   });
 
@@ -347,6 +475,30 @@ describe("pcocc exec / agent through the guest agent (lab-tiny:4 on 2 nodes)", (
 });
 
 describe("pcocc batch -b", () => {
+  it("with -E too: both run once the cluster is up; the job ends with the -b script, stopping the host script", async () => {
+    const { info, baseline } = await e2eSetup();
+    const vm = await writeUserScript(
+      info,
+      "e2e-batch-vm-E.sh",
+      `#!/bin/sh\necho "IN-VM ${RUN} on $(hostname)"\n`,
+    );
+    const host = await writeUserScript(
+      info,
+      "e2e-batch-host-E.sh",
+      `#!/bin/sh\necho "ON-HOST ${RUN}"\nsleep 600\necho "HOST-END ${RUN}"\n`,
+    );
+    const sub = await userExec(info, ["pcocc", "batch", "-N1", "-c1", "-b", vm, "-E", host, `${TINY}:1`]);
+    expect(sub.code, sub.stderr).toBe(0);
+    const jobId = jobIdFrom(sub.stdout)!;
+    await expectJobGone(info, jobId, 300_000); // well before the host script's 600 s
+    const out = readFileSync(`${info.user.home}/pcocc_${jobId}.out`, "utf8");
+    expect(out).toContain(`IN-VM ${RUN} on vm0`);
+    expect(out).toContain(`ON-HOST ${RUN}`);
+    expect(out).not.toContain(`HOST-END ${RUN}`);
+    await expectNodesClean(info, baseline);
+    await expectNoJobKeys(info, jobId);
+  }, 600_000);
+
   it("runs the script in vm0 once the cluster is up; its output lands in pcocc_<id>.out", async () => {
     const { info, baseline } = await e2eSetup();
     const script = await writeUserScript(

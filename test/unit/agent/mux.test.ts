@@ -62,10 +62,12 @@ describe("agent multiplexer", () => {
   it("keeps two clients' ids apart and routes each reply and output to its client", async () => {
     expect((await stat(join(dir, "agent.sock"))).mode & 0o777).toBe(0o600);
     await vi.waitFor(() => expect(port.seen).toEqual([{ type: "ping", id: 1 }]));
-    port.send({ type: "pong", id: 0, version: "v", hostname: "vm0" }); // the agent's hello
+    port.send({ type: "pong", id: 0, version: "v", hostname: "vm0", cpus: 1 }); // the agent's hello
     const a = await client(join(dir, "agent.sock"));
     const b = await client(join(dir, "agent.sock"));
-    await vi.waitFor(() => expect(b.got).toEqual([{ type: "pong", id: 0, version: "v", hostname: "vm0" }]));
+    await vi.waitFor(() =>
+      expect(b.got).toEqual([{ type: "pong", id: 0, version: "v", hostname: "vm0", cpus: 1 }]),
+    );
     a.send({ type: "listexec", id: 5 });
     b.send({ type: "listexec", id: 5 });
     await vi.waitFor(() => expect(port.seen).toHaveLength(3));

@@ -23,13 +23,14 @@ const vectors = new Map(
 );
 
 const guest: Record<string, GuestMessage> = {
-  pong: { type: "pong", id: 0, version: "pcocc-agent 2", hostname: "vm0" },
+  pong: { type: "pong", id: 0, version: "pcocc-agent 2", hostname: "vm0", cpus: 2 },
   output: { type: "output", id: 7, stream: 1, data: Buffer.from("one\n") },
   "exited-code": { type: "exited", id: 7, code: 3 },
   "exited-signal": { type: "exited", id: 8, signal: 9 },
   "ok-value": { type: "ok", id: 7, value: 1234 },
   error: { type: "error", id: 3, message: "no" },
   execs: { type: "execs", id: 5, execs: [{ id: 7, pid: 42, exited: false, command: "sleep" }] },
+  detached: { type: "detached", id: 7 },
 };
 const host: Record<string, HostMessage> = {
   exec: {
@@ -43,6 +44,20 @@ const host: Record<string, HostMessage> = {
   },
   signal: { type: "signal", id: 7, signal: 2 },
   "file-open": { type: "file-open", id: 9, path: "/tmp/f", mode: 0o640 },
+  "exec-pty-cpus": {
+    type: "exec",
+    id: 8,
+    stdin: false,
+    user: "",
+    cwd: "",
+    argv: ["tty"],
+    env: [],
+    pty: { rows: 24, cols: 80 },
+    cpus: [0, 3],
+  },
+  attach: { type: "attach", id: 9, execId: 0x1000007 },
+  resize: { type: "resize", id: 9, rows: 50, cols: 132 },
+  abort: { type: "abort", id: 9 },
 };
 
 function frameOf(hex: string): { type: number; id: number; payload: Buffer } {
@@ -79,6 +94,6 @@ describe("agent protocol", () => {
 
   it("the C agent's encoder and decoder agree with the same vectors", async () => {
     const r = await promisify(execFile)("make", ["-s", "-C", join(ROOT, "guest-agent"), "test"]);
-    expect(r.stdout).toMatch(/^ok: 10 vectors$/m);
+    expect(r.stdout).toMatch(/^ok: 15 vectors$/m);
   });
 });

@@ -50,7 +50,10 @@ describe("pcocc's error contract", () => {
       [["-I", "img", "hostname"], "'pcocc run -I/--image' is not available in this version"],
       [["-M", "gcc", "hostname"], "'pcocc run -M/--module' is not available in this version"],
       [["-s", "hostname"], "'pcocc run -s/--singleton' is not available in this version"],
-      [["--pty", "sh"], "'pcocc run --pty' is not available in this version"],
+      [
+        ["--pty", "-n", "2", "sh"],
+        "--pty: a terminal is for one process, 2 would run (choose one VM, or -n 1)",
+      ],
       [["-n", "0", "hostname"], "-n 0: expected a whole number of at least 1"],
       [["-c", "x", "hostname"], "-c x: expected a whole number of at least 1"],
       [["-e", "1X=2", "hostname"], "-e 1X=2: expected VAR, VAR=VALUE or re(REGEX) with a variable name"],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildRunEnv, parseCount, placeProcesses } from "../../../src/slurm/run-placement.js";
+import { buildRunEnv, parseCount, pinProcesses, placeProcesses } from "../../../src/slurm/run-placement.js";
 
 describe("pcocc run: placement and environment", () => {
   it("places processes round-robin over the VMs in the order given", () => {
@@ -37,5 +37,18 @@ describe("pcocc run: placement and environment", () => {
     expect(parseCount("-n", "4")).toBe(4);
     expect(() => parseCount("-n", "0")).toThrow("-n 0: expected a whole number of at least 1");
     expect(() => parseCount("-c", "2x")).toThrow("-c 2x");
+  });
+
+  it("-c gives each process of a VM its own block of CPUs, and refuses a VM with too few", () => {
+    const cpus = (rank: number) => (rank === 0 ? 4 : 2);
+    expect(pinProcesses([0, 1, 0], 2, cpus)).toEqual([
+      [0, 1],
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(() => pinProcesses([0, 1, 1], 2, cpus)).toThrow(
+      /^-c 2: vm1 has 2 vCPUs, its 2 processes need 4 \(fewer processes per VM with -n\/-w, or a smaller -c\)$/,
+    );
+    expect(() => pinProcesses([0], 8, cpus)).toThrow(/^-c 8: vm0 has 4 vCPUs, its 1 processes need 8 /);
   });
 });

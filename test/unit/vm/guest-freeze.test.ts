@@ -10,7 +10,7 @@ import { freezeGuest } from "../../../src/vm/guest-freeze.js";
 function fakeAgent(path: string, seen: string[]): Promise<Server> {
   const server = createServer((s: Socket) => {
     const decoder = new FrameDecoder();
-    s.write(encodeGuest({ type: "pong", id: 0, version: "pcocc-agent 2", hostname: "vm0" }));
+    s.write(encodeGuest({ type: "pong", id: 0, version: "pcocc-agent 2", hostname: "vm0", cpus: 1 }));
     s.on("data", (chunk: Buffer) => {
       for (const f of decoder.push(chunk)) {
         const m: HostMessage = decodeHost(f);
@@ -18,7 +18,9 @@ function fakeAgent(path: string, seen: string[]): Promise<Server> {
         if (m.type === "freeze") s.write(encodeGuest({ type: "ok", id: m.id, value: 2 }));
         if (m.type === "thaw") s.write(encodeGuest({ type: "ok", id: m.id, value: 2 }));
         if (m.type === "ping")
-          s.write(encodeGuest({ type: "pong", id: m.id, version: "pcocc-agent 2", hostname: "vm0" }));
+          s.write(
+            encodeGuest({ type: "pong", id: m.id, version: "pcocc-agent 2", hostname: "vm0", cpus: 1 }),
+          );
       }
     });
     s.on("close", () => seen.push("closed"));
