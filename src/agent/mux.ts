@@ -15,6 +15,11 @@ const SLOTS = 255;
 /** The multiplexer's ping when it connects: the reply tells it the agent already runs. */
 const MUX_PING_ID = 1;
 const MUX_THAW_ID = 2;
+/**
+ * Bytes queued to one side before the other is no longer read: the guest (root in it is the user's, maybe
+ * hostile) or a client that does not read cannot make the hypervisor buffer without bound.
+ */
+const QUEUE_LIMIT = 1 << 20;
 
 /** What the guest may still hold for a client: it is aborted when the client goes away. */
 type Held = "starting" | "exec" | "file";
@@ -60,6 +65,7 @@ export class AgentMux {
     });
     this.upstream = up;
     up.on("data", (chunk: Buffer) => this.fromGuest(chunk));
+    up.on("drain", () => this.clients.forEach((c) => c.socket.resume()));
     up.on("error", () => undefined);
     up.on("close", () => {
       for (const c of this.clients.values()) c.socket.destroy();
@@ -104,6 +110,7 @@ export class AgentMux {
     const client: MuxClient = { socket, slot, decoder: new FrameDecoder(), held: new Map(), froze: false };
     this.clients.set(slot, client);
     socket.on("data", (chunk: Buffer) => this.fromClient(client, chunk));
+    socket.on("drain", () => this.resumeGuest());
     socket.on("error", () => undefined);
     socket.on("close", () => this.gone(client));
     if (this.hello) socket.write(this.hello);
@@ -130,6 +137,7 @@ export class AgentMux {
       else if (f.type === HOST_TYPES.thaw) c.froze = false;
       this.upstream?.write(encodeFrame(f.type, id, f.payload));
     }
+    if ((this.upstream?.writableLength ?? 0) > QUEUE_LIMIT) c.socket.pause(); // until the port drains
   }
 
   private fromGuest(chunk: Buffer): void {
@@ -148,7 +156,13 @@ export class AgentMux {
       if (!c) continue; // its client went away; what it held was aborted
       track(c.held, f);
       c.socket.write(encodeFrame(f.type, f.id % 2 ** 24, f.payload));
+      if (c.socket.writableLength > QUEUE_LIMIT) this.upstream?.pause(); // until that client drains
     }
+  }
+
+  private resumeGuest(): void {
+    for (const c of this.clients.values()) if (c.socket.writableLength > QUEUE_LIMIT) return;
+    this.upstream?.resume();
   }
 
   /** A hello: on a fresh start of the agent (not the reply to our ping), what it held for anyone is gone. */
@@ -164,6 +178,7 @@ export class AgentMux {
 
   private gone(c: MuxClient): void {
     this.clients.delete(c.slot);
+    this.resumeGuest();
     const up = this.upstream;
     if (!up || up.destroyed) return;
     for (const id of c.held.keys()) up.write(encodeFrame(HOST_TYPES.abort, id, Buffer.alloc(0)));
