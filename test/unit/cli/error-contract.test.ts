@@ -63,6 +63,13 @@ describe("pcocc's error contract", () => {
       expect([r.status, r.stderr]).toEqual([255, `pcocc: ${line}\n`]);
     }
   });
+  it("agent attach names a bad command id before looking for a job", async () => {
+    const r = await pcocc(["agent", "attach", "x1"]);
+    expect([r.status, r.stderr]).toEqual([
+      255,
+      "pcocc: attach: x1: expected a command id as 'pcocc agent listexec' shows it\n",
+    ]);
+  });
   it("outside a job, a per-cluster verb says how to name or start one", async () => {
     const r = await pcocc(["reset", "vm0"]);
     expect(r.stderr).toBe(
