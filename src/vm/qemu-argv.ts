@@ -227,9 +227,10 @@ function monitorArgs(plan: QemuPlan): string[] {
 }
 
 /**
- * The guest agent's virtio-serial port, backed by a unix socket QEMU listens on (the host side connects to
- * it, any number of times; wait=off so QEMU starts without a client). The socket lives in the VM's state
- * directory, which only the job's user can enter: that is what keeps other users from the agent.
+ * The guest agent's virtio-serial port, backed by a unix socket QEMU listens on (wait=off so QEMU starts
+ * without a client). It takes one connection at a time: the hypervisor's AgentMux, which serves the host
+ * clients. The socket lives in the VM's state directory, which only the job's user can enter: that is what
+ * keeps other users from the agent.
  */
 export function agentPortArgs(socketPath: string, id = "pcocc-agent0"): string[] {
   return [
