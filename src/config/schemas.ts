@@ -22,6 +22,9 @@ const ifPrefix = z
   .string()
   .regex(/^[a-zA-Z][a-zA-Z0-9_]{0,7}$/, "must be a letter then up to 7 letters, digits or _");
 
+/** Not a pcocc key: which OVS datapath the job bridges use (the lab has only the userspace one). */
+const datapathType = z.enum(["system", "netdev"]).default("system");
+
 // ---------------------------------------------------------------------------------------------- batch.yaml
 
 export const batchSchema = z
@@ -83,7 +86,7 @@ const ethernetSettings = z
     gateway: z.string().optional(),
     "allow-outbound": z.enum(["all", "none"]).default("all"),
     "manage-ip-forward": z.boolean().default(true),
-    "datapath-type": z.enum(["system", "netdev"]).default("system"),
+    "datapath-type": datapathType,
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -162,6 +165,7 @@ const pvSettings = z
     "mac-prefix": macPrefix.default("52:54:00"),
     mtu: mtu.default(1500),
     "host-if-suffix": z.string().default(""),
+    "datapath-type": datapathType,
   })
   .strict();
 
@@ -171,7 +175,8 @@ const natSettings = z
     "vm-network": cidr,
     "vm-network-gw": ipv4,
     "vm-ip": ipv4,
-    bridge: nonEmpty,
+    // pcocc's one shared bridge; here the name prefix of each VM's own bridge (all VMs have one MAC and address)
+    bridge: ifPrefix,
     "tap-prefix": ifPrefix,
     "vm-hwaddr": macAddress.default("52:54:00:44:AE:5E"),
     "bridge-hwaddr": macAddress.default("52:54:00:C0:C0:C0"),
@@ -181,8 +186,45 @@ const natSettings = z
     "ntp-server": z.string().optional(),
     "reverse-nat": reverseNat.optional(),
     "allow-outbound": z.enum(["all", "none"]).default("all"),
+    "datapath-type": datapathType,
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const [path, message] of natAddressIssues(s))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  });
+
+/** The fixed addresses every VM of a nat network sees must make a usable private network. */
+function natAddressIssues(s: {
+  "vm-network": string;
+  "vm-network-gw": string;
+  "vm-ip": string;
+  "vm-hwaddr": string;
+  "bridge-hwaddr": string;
+}): Array<[string[], string]> {
+  const out: Array<[string[], string]> = [];
+  const net = parseCidr(s["vm-network"]);
+  if (net && net.prefix > 29)
+    out.push([
+      ["vm-network"],
+      `vm-network ${s["vm-network"]} is too small (at most /29: VM, gateway and DHCP)`,
+    ]);
+  for (const key of ["vm-ip", "vm-network-gw"] as const) {
+    const a = parseIPv4(s[key]);
+    if (!net || a === undefined || net.prefix > 29) continue;
+    const size = 2 ** (32 - net.prefix);
+    if (a <= net.address || a >= net.address + size - 1)
+      out.push([[key], `${key} ${s[key]} is not a host address of vm-network ${s["vm-network"]}`]);
+  }
+  if (s["vm-ip"] === s["vm-network-gw"])
+    out.push([["vm-ip"], `vm-ip ${s["vm-ip"]} is also the vm-network-gw`]);
+  if (s["vm-hwaddr"].toLowerCase() === s["bridge-hwaddr"].toLowerCase())
+    out.push([["vm-hwaddr"], `vm-hwaddr ${s["vm-hwaddr"]} is also the bridge-hwaddr`]);
+  for (const key of ["vm-hwaddr", "bridge-hwaddr"] as const)
+    if (Number.parseInt(s[key].slice(0, 2), 16) % 2 === 1)
+      out.push([[key], `${key} ${s[key]} is a multicast address`]);
+  return out;
+}
 
 /** Settings schema per canonical type; aliases map onto these. */
 export const networkSettingsSchemas = {
@@ -227,6 +269,7 @@ export type NetworkConfig = {
   [T in NetworkType]: { name: string; type: T; settings: Settings<T> };
 }[NetworkType];
 export type EthernetNetworkConfig = Extract<NetworkConfig, { type: "ethernet" }>;
+export type EthernetSettings = EthernetNetworkConfig["settings"];
 
 // ------------------------------------------------------------------------------------------- resources.yaml
 

@@ -4,11 +4,15 @@ import { resolveTemplate } from "./templates.js";
 import type { PcoccConfig } from "./types.js";
 
 /**
- * Network types the node setup can build. The others load (they are valid pcocc) but cannot run on this
- * installation: no InfiniBand or PCI devices to hand out, no host bridge, and pcocc's deprecated nat/pv
- * are not built yet.
+ * Network types the node setup can build (pcocc's deprecated nat and pv on the ethernet machinery). The
+ * others load (they are valid pcocc) but cannot run on this installation: no InfiniBand or PCI devices to
+ * hand out, no host bridge.
  */
-export const SUPPORTED_NETWORK_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>(["ethernet"]);
+export const SUPPORTED_NETWORK_TYPES: ReadonlySet<NetworkType> = new Set<NetworkType>([
+  "ethernet",
+  "nat",
+  "pv",
+]);
 
 export const notSupported = (what: string): string => `${what} is not supported by this installation`;
 

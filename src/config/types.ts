@@ -8,7 +8,7 @@ import type {
 } from "./schemas.js";
 
 export type { BatchConfig, NetworkConfig, ResourceSet, TemplateSettingKey, TemplateSettings };
-export type { EthernetNetworkConfig, NetworkType } from "./schemas.js";
+export type { EthernetNetworkConfig, EthernetSettings, NetworkType } from "./schemas.js";
 
 /** `image` templates are the implicit ones made for repository images that have no template of their own. */
 export type TemplateScope = "system" | "user" | "image";

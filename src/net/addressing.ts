@@ -1,5 +1,6 @@
-import { parseCidr } from "../config/index.js";
+import { parseCidr, parseIPv4 } from "../config/index.js";
 import { PcoccError } from "../util/index.js";
+import type { NetView } from "./net-view.js";
 
 /** pcocc's addressing on an ethernet network; pure. */
 
@@ -32,6 +33,7 @@ export const dnsIp = (net: Subnet): string => ipToString(net.base + net.size - 3
 export const extIp = (net: Subnet, id: number): string => ipToString(net.base + id + 1);
 export const extGatewayIp = (net: Subnet): string => ipToString(net.base + net.size - 2);
 export const extIdCount = (net: Subnet): number => net.size - 2;
+export const networkIp = (net: Subnet): string => ipToString(net.base);
 
 export function netmask(prefix: number): string {
   return ipToString(prefix === 0 ? 0 : (2 ** 32 - 2 ** (32 - prefix)) >>> 0);
@@ -72,9 +74,55 @@ function vmMacUnchecked(head: string[], tailBytes: number, value: number): strin
 }
 
 /** Reserved MACs at the top of the prefix's space: ff:ff:fe virtual gateway, ff:ff:fd DHCP/DNS. */
-export function reservedMac(prefix: string, last: "fe" | "fd"): string {
+export function reservedMac(prefix: string, last: string): string {
   const head = prefix.toLowerCase().split(":");
   const tail: string[] = [];
   for (let i = head.length; i < 6; i++) tail.push(i === 5 ? last : "ff");
   return [...head, ...tail].join(":");
+}
+
+/** Who has which address and MAC on one segment of a network (what the VMs and their DHCP see). */
+export interface Addressing {
+  int: Subnet;
+  /** The k-th VM of the network. */
+  vmIp: (k: number) => string;
+  vmMac: (k: number) => string;
+  gateway: string;
+  /** The router of each node of the job. */
+  gatewayMac: (nodeRank: number) => string;
+  /** DHCP/DNS server. */
+  dns: string;
+  dnsMac: string;
+}
+
+export function addressing(view: NetView): Addressing {
+  const s = view.settings;
+  const int = subnet(s["int-network"], `int-network of ${view.name}`);
+  const f = view.fixed;
+  if (!f)
+    return {
+      int,
+      vmIp: (k) => vmIp(int, k),
+      vmMac: (k) => vmMac(s["mac-prefix"], k + s["mac-start-offset"]),
+      gateway: gatewayIp(int),
+      gatewayMac: (nodeRank) => routerMac(s["mac-prefix"], nodeRank),
+      dns: dnsIp(int),
+      dnsMac: reservedMac(s["mac-prefix"], "fd"),
+    };
+  // Each segment holds one VM and one router: the server takes the highest address and a MAC left free.
+  const taken = new Set([parseIPv4(f.ip), parseIPv4(f.gateway)]);
+  let dns = int.base + int.size - 2;
+  while (taken.has(dns)) dns--;
+  const dnsMac = ["fd", "fc", "fb"]
+    .map((last) => reservedMac(f.gatewayMac.slice(0, 8), last))
+    .find((m) => m !== f.mac && m !== f.gatewayMac)!;
+  return {
+    int,
+    vmIp: () => f.ip,
+    vmMac: () => f.mac,
+    gateway: f.gateway,
+    gatewayMac: () => f.gatewayMac,
+    dns: ipToString(dns),
+    dnsMac,
+  };
 }

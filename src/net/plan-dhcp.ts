@@ -1,5 +1,5 @@
-import type { EthernetNetworkConfig } from "../config/index.js";
-import { dnsIp, gatewayIp, netmask, reservedMac, vmIp, vmMac, type Subnet } from "./addressing.js";
+import type { EthernetSettings } from "../config/index.js";
+import { netmask, networkIp, type Subnet } from "./addressing.js";
 import { csumOffOps } from "./plan-router.js";
 import type { BridgePart, NetContext, Step } from "./plan-types.js";
 
@@ -15,29 +15,21 @@ export interface DhcpDnsPart extends BridgePart {
 
 /**
  * DHCP/DNS of an L3 network, on its master node only: a namespace on the bridge (.255.253, ff:ff:fd) where
- * dnsmasq answers with the planned address (`mac,ip,vmN.<domain>`) of every VM of the network.
+ * dnsmasq answers with the planned address (`mac,ip,vmN.<domain>`) of every VM of the network (segment).
  */
-export function planDhcpDns(
-  ctx: NetContext,
-  routerNs: string,
-  int: Subnet,
-  domain: string,
-  user = "nobody",
-): DhcpDnsPart {
+export function planDhcpDns(ctx: NetContext, routerNs: string, domain: string, user = "nobody"): DhcpDnsPart {
   const s = ctx.jn.net.settings;
-  const name = ctx.jn.net.name;
+  const { int, dns, gateway: gw, dnsMac } = ctx.addr;
   const netns = `${routerNs}_dns`;
   ctx.record.netns.push(netns);
   const vd = ctx.newLink("vd");
-  const dns = dnsIp(int);
-  const gw = gatewayIp(int);
   const nsSteps: Step[] = [
     {
       kind: "ops",
       netns,
       ops: [
         { op: "linkSet", name: "lo", up: true },
-        { op: "linkSet", name: DHCP_INT, mac: reservedMac(s["mac-prefix"], "fd"), up: true },
+        { op: "linkSet", name: DHCP_INT, mac: dnsMac, up: true },
         { op: "addrAdd", dev: DHCP_INT, address: `${dns}/${int.prefix}` },
         ...csumOffOps(ctx, DHCP_INT),
         { op: "routeAdd", dst: "default", via: gw, dev: DHCP_INT },
@@ -45,12 +37,12 @@ export function planDhcpDns(
     },
   ];
   const dir = ctx.record.dir;
-  const hostsPath = `${dir}/${name}.hosts`;
-  const dhcpPath = `${dir}/${name}.dhcp`;
-  const pidFile = `${dir}/${name}.dnsmasq.pid`;
+  const hostsPath = `${dir}/${ctx.tag}.hosts`;
+  const dhcpPath = `${dir}/${ctx.tag}.dhcp`;
+  const pidFile = `${dir}/${ctx.tag}.dnsmasq.pid`;
   const all = ctx.jn.vms.map((v) => ({
-    mac: vmMac(s["mac-prefix"], v.k + s["mac-start-offset"]),
-    ip: vmIp(int, v.k),
+    mac: ctx.addr.vmMac(v.k),
+    ip: ctx.addr.vmIp(v.k),
     host: `vm${v.rank}`,
   }));
   const files: Step[] = [
@@ -89,13 +81,13 @@ export function planDhcpDns(
       kind: "daemon",
       netns,
       pidFile,
-      argv: dnsmasqArgv({ net: ctx.jn.net, int, dns, gw, domain, hostsPath, dhcpPath, pidFile, user }),
+      argv: dnsmasqArgv({ settings: s, int, dns, gw, domain, hostsPath, dhcpPath, pidFile, user }),
     },
   };
 }
 
 function dnsmasqArgv(o: {
-  net: EthernetNetworkConfig;
+  settings: EthernetSettings;
   int: Subnet;
   dns: string;
   gw: string;
@@ -105,7 +97,7 @@ function dnsmasqArgv(o: {
   pidFile: string;
   user: string;
 }): string[] {
-  const s = o.net.settings;
+  const s = o.settings;
   const search = s["dns-search"] ? `${o.domain},${s["dns-search"]}` : o.domain;
   const argv = [
     "/usr/sbin/dnsmasq",
@@ -126,7 +118,7 @@ function dnsmasqArgv(o: {
     `--dhcp-option=option:router,${o.gw}`,
     `--listen-address=${o.dns}`,
     "--bind-interfaces",
-    `--dhcp-range=${vmIp(o.int, -1)},static`,
+    `--dhcp-range=${networkIp(o.int)},static`,
     "--no-hosts",
     "--expand-hosts",
     `--addn-hosts=${o.hostsPath}`,

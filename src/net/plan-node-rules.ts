@@ -1,5 +1,6 @@
 import type { PcoccConfig } from "../config/index.js";
-import { extIp, subnet } from "./addressing.js";
+import { extIp, subnet, type Subnet } from "./addressing.js";
+import { netViews } from "./net-view.js";
 import { addRule, IP_DADDR, IP_SADDR, L4_PORTS, match, prefixOf, UNPRIVILEGED_PORTS } from "./nft-expr.js";
 import { VXLAN_PORT } from "./plan-tunnel.js";
 
@@ -57,22 +58,27 @@ export function planInit(config: PcoccConfig): { doc: unknown; forwarding: boole
       { drop: null },
     ]),
   ];
-  let forwarding = false;
-  for (const net of Object.values(config.networks)) {
-    if (net.type !== "ethernet" || net.settings["network-layer"] !== "L3") continue;
-    if (net.settings["manage-ip-forward"]) forwarding = true;
-    cmds.push(...externalNetworkRules(net.settings["ext-network"], net.name, net.settings["allow-outbound"]));
-  }
+  const l3 = netViews(config.networks).filter((n) => n.settings["network-layer"] === "L3");
+  const exts = l3.map((n) => subnet(n.settings["ext-network"], `ext-network of ${n.name}`));
+  const forwarding = l3.some((n) => n.settings["manage-ip-forward"]);
+  l3.forEach((n, i) => cmds.push(...externalNetworkRules(exts[i]!, exts, n.settings["allow-outbound"])));
   return { doc: { nftables: cmds }, forwarding };
 }
 
-/** What the node does with the traffic of one L3 network's external addresses (its VMs, NATed by routers). */
-function externalNetworkRules(extNetwork: string, name: string, outbound: string | undefined): unknown[] {
+const prefixExpr = (s: Subnet): unknown => prefixOf(s, extIp(s, -1));
+
+/**
+ * What the node does with the traffic of one L3 network's external addresses (its VMs, NATed by routers);
+ * `all` are the external networks of every L3 network (ethernet and nat).
+ */
+function externalNetworkRules(ext: Subnet, all: Subnet[], outbound: string | undefined): unknown[] {
   const rule = addRule({ family: "ip", table: NODE_TABLE });
-  const ext = subnet(extNetwork, `ext-network of ${name}`);
-  const e = prefixOf(ext, extIp(ext, -1));
+  const e = prefixExpr(ext);
   const fromVm = match(IP_SADDR, e);
   const leaving = [fromVm, match(IP_DADDR, e, "!=")];
+  const others = all
+    .filter((s, i) => all.findIndex((o) => o.base === s.base && o.prefix === s.prefix) === i)
+    .map(prefixExpr);
   return [
     // A VM's root is the job's user: nothing on the node (slurmd, sshd, any listener on any of its
     // addresses) is theirs to reach. Replies to connections the node opened (pcocc ssh on the node) pass.
@@ -82,8 +88,9 @@ function externalNetworkRules(extNetwork: string, name: string, outbound: string
       { accept: null },
     ]),
     rule("input", [fromVm, { counter: null }, { drop: null }]),
-    // No job reaches another job's external addresses (rnat from a VM to another job's VM included).
-    rule("forward", [fromVm, match(IP_DADDR, e), { drop: null }]),
+    // No job reaches another job's external addresses (rnat from a VM to another job's VM included),
+    // whichever L3 network either is on.
+    ...others.map((o) => rule("forward", [fromVm, match(IP_DADDR, o), { drop: null }])),
     // Nor another node's tunnel endpoint (that is the node's, see the output chain).
     rule("forward", [
       fromVm,

@@ -1,5 +1,5 @@
 import { PcoccError } from "../util/index.js";
-import { extGatewayIp, extIp, gatewayIp, routerMac, subnet, vmIp, type Subnet } from "./addressing.js";
+import { extGatewayIp, extIp, subnet } from "./addressing.js";
 import type { NetOp } from "./native.js";
 import { addRule, IP_DADDR, IP_SADDR, L4_PORTS, match, UNPRIVILEGED_PORTS } from "./nft-expr.js";
 import { NODE_TABLE } from "./plan-node-rules.js";
@@ -19,7 +19,6 @@ export interface RouterPart extends BridgePart {
   nsSteps: Step[];
   /** Private and external address of each local VM, in tap order. */
   vmAddrs: VmAddrs[];
-  int: Subnet;
 }
 
 /** Namespaces feeding the userspace datapath must send finished checksums (see native.ts). */
@@ -28,7 +27,7 @@ export function csumOffOps(ctx: NetContext, dev: string): NetOp[] {
 }
 
 export function routerNetns(ctx: NetContext): string {
-  return `pcocc_j${ctx.job.jobId}n${ctx.job.nodeRank}_${ctx.jn.net.name}`;
+  return `pcocc_j${ctx.job.jobId}n${ctx.job.nodeRank}_${ctx.tag}`;
 }
 
 /**
@@ -38,12 +37,12 @@ export function routerNetns(ctx: NetContext): string {
 export function planRouter(ctx: NetContext, taps: VmTap[]): RouterPart {
   const s = ctx.jn.net.settings;
   const name = ctx.jn.net.name;
-  const int = subnet(s["int-network"], `int-network of ${name}`);
+  const { int, ...addr } = ctx.addr;
   const ext = subnet(s["ext-network"], `ext-network of ${name}`);
   const extGw = extGatewayIp(ext);
   if (ctx.alloc.extIds.length !== ctx.local.length)
     throw new PcoccError(`network ${name}: wrong number of external addresses`);
-  ctx.record.extIds[name] = ctx.alloc.extIds;
+  (ctx.record.extIds[name] ??= []).push(...ctx.alloc.extIds);
   const netns = routerNetns(ctx);
   ctx.record.netns.push(netns);
   const vg = ctx.newLink("vg");
@@ -66,12 +65,12 @@ export function planRouter(ctx: NetContext, taps: VmTap[]): RouterPart {
   const vmAddrs = taps.map(({ vm }, i): VmAddrs => {
     const e = extIp(ext, ctx.alloc.extIds[i]!);
     rootOps.push({ op: "routeAdd", dst: `${e}/32`, dev: vu });
-    return { int: vmIp(int, vm.k), ext: e };
+    return { int: addr.vmIp(vm.k), ext: e };
   });
   const routerOps: NetOp[] = [
     { op: "linkSet", name: "lo", up: true },
-    { op: "linkSet", name: ROUTER_INT, mac: routerMac(s["mac-prefix"], ctx.job.nodeRank), up: true },
-    { op: "addrAdd", dev: ROUTER_INT, address: `${gatewayIp(int)}/${int.prefix}` },
+    { op: "linkSet", name: ROUTER_INT, mac: addr.gatewayMac(ctx.job.nodeRank), up: true },
+    { op: "addrAdd", dev: ROUTER_INT, address: `${addr.gateway}/${int.prefix}` },
     ...csumOffOps(ctx, ROUTER_INT),
     { op: "linkSet", name: ROUTER_EXT, up: true },
     ...vmAddrs.map((a): NetOp => ({ op: "addrAdd", dev: ROUTER_EXT, address: `${a.ext}/32` })),
@@ -82,7 +81,7 @@ export function planRouter(ctx: NetContext, taps: VmTap[]): RouterPart {
     { kind: "ops", netns, ops: routerOps },
     { kind: "nft", netns, doc: routerRuleset(vmAddrs, s["reverse-nat"]?.["vm-port"]) },
   ];
-  return { rootOps, ports: [{ name: vg, type: "", protected: true }], netns, nsSteps, vmAddrs, int };
+  return { rootOps, ports: [{ name: vg, type: "", protected: true }], netns, nsSteps, vmAddrs };
 }
 
 export interface ReverseNatPart {

@@ -1,5 +1,6 @@
-import type { EthernetNetworkConfig } from "../config/index.js";
 import type { NodeNetRecord, VmNic } from "../keystore/index.js";
+import type { Addressing } from "./addressing.js";
+import type { LinkKind, NetView } from "./net-view.js";
 import type { NetOp } from "./native.js";
 import type { OvsBridgeSpec, OvsPortSpec } from "./ovs.js";
 
@@ -25,7 +26,7 @@ export interface NetVm {
 }
 
 export interface JobNetwork {
-  net: EthernetNetworkConfig;
+  net: NetView;
   vms: NetVm[];
   /** Node ranks hosting at least one VM of this network. */
   nodes: number[];
@@ -48,6 +49,7 @@ export interface NodeFacts {
 }
 
 export interface NetAllocation {
+  /** 0 for a network without tunnel (nat). */
   vni: number;
   extIds: number[];
 }
@@ -95,18 +97,22 @@ export interface NodePlan {
   rnat: Array<{ rank: number; vmPort: number; hostPort: number }>;
 }
 
-/** What the planners of one network on this node share. */
+/** What the planners of one network (of one segment of a `nat` network) on this node share. */
 export interface NetContext {
   job: JobSpec;
+  /** The segment: the whole network, or for `nat` one VM of it alone on this node. */
   jn: JobNetwork;
+  /** Names this segment's namespaces and files, unique in the job on this node. */
+  tag: string;
+  addr: Addressing;
   /** This node's VMs on the network. */
   local: NetVm[];
   alloc: NetAllocation;
   record: JobRecord;
   /** The network's OVS bridge on this node. */
   bridge: string;
-  /** A free link name `<dev-prefix>_<kind><n>`, recorded in the job's record. */
-  newLink: (kind: string) => string;
+  /** A free link name of that kind for this network (see NetView.linkBase), recorded in the job's record. */
+  newLink: (kind: LinkKind) => string;
 }
 
 /** A planner's share of the node's namespace and of the job's bridge. */

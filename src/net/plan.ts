@@ -28,12 +28,15 @@
  * - dnsmasq (one per job per L3 network, master node) answers DHCP with the planned address
  *   (`mac,ip,vmN.<domain>`) and DNS for `vmN.<domain>`; it is exec'd with argv in its namespace.
  * - Everything is named from free indices on this node and recorded (`JobRecord`) before it is made.
+ * - pcocc's `pv` and `nat` are built as ethernet networks (see ./net-view.ts); a `nat` network is one
+ *   single-VM segment (bridge, tap, router, DHCP/DNS; no tunnel) per VM, on the VM's node.
  */
-import type { EthernetNetworkConfig, PcoccConfig } from "../config/index.js";
+import type { PcoccConfig } from "../config/index.js";
 import { parseResourceDefinition } from "../cluster/index.js";
 import { netRecordSubKey, rnatSubKey, type NodeNetRecord } from "../keystore/index.js";
 import { PcoccError } from "../util/index.js";
-import { vmMac } from "./addressing.js";
+import { addressing } from "./addressing.js";
+import { netView, type LinkKind, type NetView } from "./net-view.js";
 import { planDhcpDns } from "./plan-dhcp.js";
 import { jobRuleset } from "./plan-node-rules.js";
 import { planReverseNat, planRouter, type ReverseNatPart, type RouterPart } from "./plan-router.js";
@@ -102,10 +105,11 @@ export function jobNetworks(config: PcoccConfig, job: JobSpec): JobNetwork[] {
   }
   const out: JobNetwork[] = [];
   for (const [name, vms] of byNet) {
-    const net = config.networks[name];
-    if (!net) throw new PcoccError(`resource set network '${name}' is not defined in networks.yaml`);
-    if (net.type !== "ethernet")
-      throw new PcoccError(`network '${name}': type ${net.type} is not supported by this pcocc setup`);
+    const conf = config.networks[name];
+    if (!conf) throw new PcoccError(`resource set network '${name}' is not defined in networks.yaml`);
+    const net = netView(conf);
+    if (!net)
+      throw new PcoccError(`network '${name}': type ${conf.type} is not supported by this pcocc setup`);
     const nodes = [...new Set(vms.map((v) => v.node))].sort((a, b) => a - b);
     out.push({ net, vms, nodes, master: nodes[0]! });
   }
@@ -116,11 +120,12 @@ export function jobNetworks(config: PcoccConfig, job: JobSpec): JobNetwork[] {
 export function allocationNeeds(
   nets: JobNetwork[],
   nodeRank: number,
-): Array<{ net: string; vniMaster: boolean; here: boolean; extIds: number }> {
+): Array<{ net: string; vni: boolean; vniMaster: boolean; here: boolean; extIds: number }> {
   return nets.map((n) => {
     const local = n.vms.filter((v) => v.node === nodeRank).length;
     return {
       net: n.net.name,
+      vni: !n.net.fixed,
       vniMaster: n.master === nodeRank,
       here: local > 0,
       extIds: n.net.settings["network-layer"] === "L3" ? local : 0,
@@ -139,7 +144,7 @@ function freeName(base: string, used: Set<string>): string {
   }
 }
 
-function domainOf(net: EthernetNetworkConfig, hostDomain: string): string {
+function domainOf(net: NetView, hostDomain: string): string {
   const d = net.settings["domain-name"] ?? (hostDomain ? `pcocc.${hostDomain}` : "pcocc");
   return d.replace(/\.$/, "");
 }
@@ -177,24 +182,24 @@ export function planNode(
   const plan: NodePlan = { record, steps: [], published: {}, rnat: [] };
   const inputRules: unknown[][] = [];
   const natRules: unknown[][] = [];
-  for (const jn of jobNetworks(config, job)) {
-    const local = jn.vms.filter((v) => v.node === job.nodeRank);
-    if (local.length === 0) continue;
-    const alloc = allocs[jn.net.name];
-    if (!alloc) throw new PcoccError(`network ${jn.net.name}: no allocation`);
-    const newLink = (kind: string): string => {
-      const name = freeName(`${jn.net.settings["dev-prefix"]}_${kind}`, used);
-      record.links.push(name);
-      return name;
-    };
-    const bridge = freeName(`${jn.net.settings["dev-prefix"]}_br`, used);
-    record.bridges.push(bridge);
-    const part = planNetwork({ job, jn, local, alloc, record, bridge, newLink }, facts, usedPorts);
-    plan.steps.push(...part.steps);
-    plan.published[jn.net.name] = part.published;
-    plan.rnat.push(...part.rnat);
-    inputRules.push(...part.inputRules);
-    natRules.push(...part.natRules);
+  for (const whole of jobNetworks(config, job)) {
+    const alloc = allocs[whole.net.name];
+    for (const seg of segments(whole, job.nodeRank, alloc)) {
+      const newLink = (kind: LinkKind): string => {
+        const name = freeName(whole.net.linkBase(kind), used);
+        record.links.push(name);
+        return name;
+      };
+      const bridge = freeName(whole.net.linkBase("br"), used);
+      record.bridges.push(bridge);
+      const ctx = { job, ...seg, addr: addressing(whole.net), record, bridge, newLink };
+      const part = planNetwork(ctx, facts, usedPorts);
+      plan.steps.push(...part.steps);
+      plan.published[whole.net.name] = { ...plan.published[whole.net.name], ...part.published };
+      plan.rnat.push(...part.rnat);
+      inputRules.push(...part.inputRules);
+      natRules.push(...part.natRules);
+    }
   }
   if (inputRules.length > 0 || natRules.length > 0) {
     const table = jobTable(job.jobId);
@@ -204,6 +209,24 @@ export function planNode(
   for (const r of plan.rnat) record.keys.push(rnatSubKey(r.rank, r.vmPort));
   for (const n of Object.keys(plan.published)) record.keys.push(netRecordSubKey(n, job.nodeRank));
   return plan;
+}
+
+type Segment = Pick<NetContext, "jn" | "tag" | "local" | "alloc">;
+
+/** The parts of a network this node builds: the network, or each local VM of a `nat` network alone. */
+function segments(jn: JobNetwork, nodeRank: number, alloc: NetAllocation | undefined): Segment[] {
+  const local = jn.vms.filter((v) => v.node === nodeRank);
+  if (local.length === 0) return [];
+  if (!alloc) throw new PcoccError(`network ${jn.net.name}: no allocation`);
+  if (!jn.net.fixed) return [{ jn, tag: jn.net.name, local, alloc }];
+  if (alloc.extIds.length !== local.length)
+    throw new PcoccError(`network ${jn.net.name}: wrong number of external addresses`);
+  return local.map((vm, i) => ({
+    jn: { net: jn.net, vms: [vm], nodes: [nodeRank], master: nodeRank },
+    tag: `${jn.net.name}_vm${vm.rank}`,
+    local: [vm],
+    alloc: { vni: 0, extIds: [alloc.extIds[i]!] },
+  }));
 }
 
 interface NetworkPart {
@@ -218,7 +241,7 @@ interface NetworkPart {
 function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>): NetworkPart {
   const { jn, job } = ctx;
   const s = jn.net.settings;
-  if (jn.master === job.nodeRank) ctx.record.vnis[jn.net.name] = ctx.alloc.vni;
+  if (jn.master === job.nodeRank && !jn.net.fixed) ctx.record.vnis[jn.net.name] = ctx.alloc.vni;
   const bridge = ctx.bridge;
   const taps = planTaps(ctx);
   const tunnel = planTunnel(ctx, facts.nodeAddrs);
@@ -228,7 +251,7 @@ function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>):
   const rnat = router ? planReverseNat(ctx, taps.taps, router.vmAddrs, usedPorts) : undefined;
   const dhcp =
     router && jn.master === job.nodeRank
-      ? planDhcpDns(ctx, router.netns, router.int, domain, facts.dnsmasqUser)
+      ? planDhcpDns(ctx, router.netns, domain, facts.dnsmasqUser)
       : undefined;
   const parts: BridgePart[] = [taps, tunnel, ...(router ? [router] : []), ...(dhcp ? [dhcp] : [])];
   const steps: Step[] = [
@@ -246,8 +269,9 @@ function planNetwork(ctx: NetContext, facts: NodeFacts, usedPorts: Set<number>):
     steps,
     published: {
       ...nicRecords(ctx, taps.taps, router, rnat, domain),
-      // no VNI here: every user reads this record, and the VNI is root's (the node records keep it)
-      global: { int_br_name: bridge, master: jn.master },
+      // no VNI here: every user reads this record, and the VNI is root's (the node records keep it);
+      // a nat network has no one bridge
+      ...(jn.net.fixed ? {} : { global: { int_br_name: bridge, master: jn.master } }),
     },
     rnat: rnat?.rnat ?? [],
     inputRules: tunnel.inputRules,
@@ -287,7 +311,7 @@ function nicRecords(
   const s = ctx.jn.net.settings;
   const out: NodeNetRecord = {};
   taps.forEach(({ vm, tap }, i) => {
-    const mac = vmMac(s["mac-prefix"], vm.k + s["mac-start-offset"]);
+    const mac = ctx.addr.vmMac(vm.k);
     out[`vm-${vm.rank}`] = router
       ? {
           tap,

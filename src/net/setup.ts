@@ -14,6 +14,7 @@ import { PcoccError } from "../util/index.js";
 import { extIdCount, subnet } from "./addressing.js";
 import { applyPlan, teardown } from "./apply.js";
 import { listLinks, nft, runOps } from "./native.js";
+import { netViews } from "./net-view.js";
 import { DEFAULT_OVSDB_SOCKET } from "./ovsdb.js";
 import {
   allocationNeeds,
@@ -103,8 +104,8 @@ export async function setupCleanup(
 
 async function removeNodeObjects(config: PcoccConfig): Promise<void> {
   await nft(planCleanupTables());
-  const managed = Object.values(config.networks).some(
-    (n) => n.type === "ethernet" && n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
+  const managed = netViews(config.networks).some(
+    (n) => n.settings["network-layer"] === "L3" && n.settings["manage-ip-forward"],
   );
   if (managed) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "0" }]);
 }
@@ -113,16 +114,16 @@ function allocators(ks: Keystore, config: PcoccConfig): IdAllocator[] {
   return [vniAllocator(ks), extAllocator(ks, config)];
 }
 
-/** One pool of external addresses for all L3 networks (as pcocc), sized by the smallest ext network. */
 /** VNIs are drawn at random: another user who guesses a job's VNI must not find it lowest-first. */
 function vniAllocator(ks: Keystore): IdAllocator {
   return new IdAllocator(ks, VNI_ALLOC_PATH, VNI_IDS, "random");
 }
 
+/** One pool of external addresses for all L3 networks (as pcocc), sized by the smallest ext network. */
 function extAllocator(ks: Keystore, config: PcoccConfig): IdAllocator {
   let size = 65534;
-  for (const n of Object.values(config.networks))
-    if (n.type === "ethernet" && n.settings["network-layer"] === "L3")
+  for (const n of netViews(config.networks))
+    if (n.settings["network-layer"] === "L3")
       size = Math.min(size, extIdCount(subnet(n.settings["ext-network"], `ext-network of ${n.name}`)));
   return new IdAllocator(ks, EXTIP_ALLOC_PATH, size);
 }
@@ -167,16 +168,18 @@ async function createOnNode(
       Promise.all(
         needs.map(async (n) => {
           const jn = nets.find((x) => x.net.name === n.net)!;
-          const [id] = await vniAlloc.collectiveAlloc(handle, {
-            count: 1,
-            master: jn.master,
-            nodeRank: job.nodeRank,
-            name: `${n.net}_tun_key`,
-          });
-          if (n.vniMaster) ownVni.push(id!);
+          const [id] = n.vni
+            ? await vniAlloc.collectiveAlloc(handle, {
+                count: 1,
+                master: jn.master,
+                nodeRank: job.nodeRank,
+                name: `${n.net}_tun_key`,
+              })
+            : [undefined];
+          if (n.vniMaster && id !== undefined) ownVni.push(id);
           const extIds = n.extIds > 0 ? await extAlloc.alloc(job.jobId, n.extIds) : [];
           ownExt.push(...extIds);
-          allocs[n.net] = { vni: VNI_BASE + id!, extIds };
+          allocs[n.net] = { vni: id === undefined ? 0 : VNI_BASE + id, extIds };
         }),
       ),
     ]);
@@ -224,8 +227,9 @@ async function dnsmasqUser(): Promise<string> {
   return /^dnsmasq:/m.test(await readFile("/etc/passwd", "utf8")) ? "dnsmasq" : "nobody";
 }
 
+/** The tunnels' suffix (a nat network has no tunnel, hence no say). */
 function hostIfSuffix(nets: ReturnType<typeof jobNetworks>): string {
-  const suffixes = new Set(nets.map((n) => n.net.settings["host-if-suffix"]));
+  const suffixes = new Set(nets.flatMap((n) => (n.net.fixed ? [] : [n.net.settings["host-if-suffix"]])));
   if (suffixes.size > 1) throw new PcoccError("networks of one job must share host-if-suffix");
   return [...suffixes][0] ?? "";
 }

@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import type { PcoccConfig } from "../config/index.js";
 import { listLinks, nft, runOps } from "./native.js";
+import { LINK_KINDS, netViews, type LinkKind, type NetView } from "./net-view.js";
 import { deleteBridge, listBridges } from "./ovs.js";
 import { OvsdbClient } from "./ovsdb.js";
 import type { JobRecord } from "./plan.js";
@@ -17,24 +18,26 @@ export interface Strays {
  * crashed before writing a record or whose records were lost (e.g. /run wiped). Pure.
  */
 export function selectStrays(
-  prefixes: string[],
+  nets: Array<Pick<NetView, "linkBase">>,
   keep: JobRecord[],
   live: Set<number>,
   found: Strays,
 ): Strays {
   const kept = new Set(keep.flatMap((r) => [...r.links, ...r.bridges, ...r.netns, ...r.nftTables]));
   const keptJobs = new Set([...live, ...keep.map((r) => r.jobId)]);
-  const esc = (p: string): string => p.replace(/[^A-Za-z0-9_]/g, "");
-  const linkRe = new RegExp(`^(${prefixes.map(esc).join("|")})_(tap|vx|vg|vu|vd)[0-9]+$`);
-  const bridgeRe = new RegExp(`^(${prefixes.map(esc).join("|")})_br[0-9]+$`);
+  // Configured prefixes are letters, digits and _ (the schemas check it): nothing to escape.
+  const namesOf = (kinds: readonly LinkKind[]): RegExp =>
+    new RegExp(`^(${nets.flatMap((n) => kinds.map((k) => n.linkBase(k))).join("|")})[0-9]+$`);
+  const linkRe = namesOf(LINK_KINDS.filter((k) => k !== "br"));
+  const bridgeRe = namesOf(["br"]);
   const jobOf = (re: RegExp, name: string): number | undefined => {
     const m = re.exec(name);
     return m ? Number(m[1]) : undefined;
   };
   const deadJob = (id: number | undefined): boolean => id !== undefined && !keptJobs.has(id);
   return {
-    links: prefixes.length ? found.links.filter((l) => linkRe.test(l) && !kept.has(l)) : [],
-    bridges: prefixes.length ? found.bridges.filter((b) => bridgeRe.test(b) && !kept.has(b)) : [],
+    links: nets.length ? found.links.filter((l) => linkRe.test(l) && !kept.has(l)) : [],
+    bridges: nets.length ? found.bridges.filter((b) => bridgeRe.test(b) && !kept.has(b)) : [],
     netns: found.netns.filter((n) => !kept.has(n) && deadJob(jobOf(/^pcocc_j([0-9]+)n[0-9]+_/, n))),
     tables: found.tables.filter((t) => !kept.has(t) && deadJob(jobOf(/^pcocc_j([0-9]+)$/, t))),
   };
@@ -54,9 +57,7 @@ export async function sweepStrays(
   live: Set<number>,
   ovsdbSocket: string,
 ): Promise<Strays> {
-  const prefixes = Object.values(config.networks).flatMap((n) =>
-    n.type === "ethernet" ? [n.settings["dev-prefix"]] : [],
-  );
+  const nets = netViews(config.networks);
   let ovs: OvsdbClient | undefined;
   try {
     ovs = await OvsdbClient.open(ovsdbSocket);
@@ -70,7 +71,7 @@ export async function sweepStrays(
       netns: await readdir("/run/netns").catch(() => []),
       tables: await tables(),
     };
-    const s = selectStrays(prefixes, keep, live, found);
+    const s = selectStrays(nets, keep, live, found);
     for (const b of s.bridges) await deleteBridge(ovs!, b, { wait: true });
     if (s.tables.length)
       await nft({ nftables: s.tables.map((name) => ({ delete: { table: { family: "ip", name } } })) });

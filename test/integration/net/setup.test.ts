@@ -22,8 +22,10 @@ const MARKER = "a5c3a5c35a3c5a3c";
 const dhcpScript = join(here, "udhcpc-script.sh");
 const JOB_A = 910_000 + (process.pid % 1000) * 10;
 const JOB_B = JOB_A + 1;
+/** pcocc's nat + pv networks (the lab's seed-cluster resource set). */
+const JOB_C = JOB_A + 4;
 /** Jobs of this test: JOB_A + 2 is the one whose create fails, JOB_A + 3 the one deleted with -j. */
-const MINE = [JOB_A, JOB_B, JOB_A + 2, JOB_A + 3];
+const MINE = [JOB_A, JOB_B, JOB_A + 2, JOB_A + 3, JOB_C];
 
 let lab: LabInfo;
 let config: PcoccConfig;
@@ -145,18 +147,19 @@ async function etcdState(): Promise<unknown> {
 async function published(
   jobId: number,
   rank: number,
+  net = "nat-rssh",
 ): Promise<Record<string, { tap: string; mac: string; ip: string; hostPort: number; "ext-ip": string }>> {
-  const e = await ks.get(`/pcocc/cluster/${jobId}/nat-rssh/${rank}`);
+  const e = await ks.get(`/pcocc/cluster/${jobId}/${net}/${rank}`);
   return e?.value as never;
 }
 
 /** A job network's VNI, from the node records root keeps (users are never shown it). */
-async function vniOf(jobId: number): Promise<number> {
+async function vniOf(jobId: number, net = "nat-rssh"): Promise<number> {
   for (const node of lab.nodes.slice(0, 2)) {
     const rec = JSON.parse((await on(node, ["cat", `/run/pcocc/job-${jobId}/record.json`])) || "{}") as {
       vnis?: Record<string, number>;
     };
-    const vni = rec.vnis?.["nat-rssh"];
+    const vni = rec.vnis?.[net];
     if (vni !== undefined) return vni;
   }
   throw new Error(`no VNI recorded for job ${jobId}`);
@@ -285,7 +288,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopEndpoints();
   if (lab)
-    for (const j of [JOB_A, JOB_B])
+    for (const j of [JOB_A, JOB_B, JOB_C])
       await bothNodes((n, r) => setup(n, "delete", jobEnv(j, r)).catch(() => ""));
   await ks?.close();
 });
@@ -524,9 +527,92 @@ describe("pcocc internal setup on the lab", () => {
     expect([b0seen, b1seen]).toEqual([0, 0]);
   });
 
+  it("pcocc's nat + pv: a fixed lease per VM segment, no traffic with another L3 network's job, pv VNI guarded", async () => {
+    const seedEnv = (r: number) => ({ ...jobEnv(JOB_C, r), SPANK_PCOCC_SETUP: "seed-cluster:2" });
+    await bothNodes((n, r) => setup(n, "create", seedEnv(r)));
+    const [c0, c1] = await Promise.all([
+      published(JOB_C, 0, "seed-nat-rssh"),
+      published(JOB_C, 1, "seed-nat-rssh"),
+    ]);
+    const vm0 = c0["vm-0"]!;
+    const vm1 = c1["vm-1"]!;
+    // pcocc's nat: one address and MAC for every VM
+    for (const vm of [vm0, vm1]) expect(vm).toMatchObject({ mac: "52:54:00:44:ae:5e", ip: "10.252.0.2" });
+    expect(vm0["ext-ip"]).toMatch(/^10\.253\./);
+    const [n1, n2] = lab.nodes as [LabNode, LabNode];
+    const nsC0 = await endpoint(n1, JOB_C, 0, vm0.tap);
+    const nsC1 = await endpoint(n2, JOB_C, 1, vm1.tap);
+    await inNs(n1, nsC0, ["ip", "link", "set", "eth0", "address", vm0.mac]);
+    await inNs(n2, nsC1, ["ip", "link", "set", "eth0", "address", vm1.mac]);
+    const dhcp = [
+      "busybox",
+      "udhcpc",
+      "-i",
+      "eth0",
+      "-n",
+      "-q",
+      "-f",
+      "-t",
+      "10",
+      "-T",
+      "1",
+      "-s",
+      dhcpScript,
+    ];
+    for (const [node, ns] of [
+      [n1, nsC0],
+      [n2, nsC1],
+    ] as const)
+      expect(await inNs(node, ns, dhcp)).toContain("lease ip=10.252.0.2 router=10.252.0.1 dns=10.252.0.254");
+    expect(await inNs(n1, nsC0, ["ping", "-c", "1", "-W", "3", lab.controllerIp])).toContain("1 received");
+    const listener = nodeSpawn(n1, [
+      "ip",
+      "netns",
+      "exec",
+      nsC0,
+      "busybox",
+      "nc",
+      "-l",
+      "-p",
+      "22",
+      "-e",
+      "echo",
+      "hello-from-c0",
+    ]);
+    relays.push(listener);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await tcpRead(n1.ip, vm0.hostPort)).trim()).toBe("hello-from-c0");
+
+    // Job A's vm1 (ethernet nat-rssh) and job C's vm1 (nat) share node2, each answers pings from the node;
+    // neither reaches the other's external address (before, each network only kept its own range apart).
+    const a1 = (await published(JOB_A, 1))["vm-1"]!;
+    const nsA1 = `pcocctest-ep${JOB_A}-1`;
+    for (const e of [a1["ext-ip"], vm1["ext-ip"]])
+      expect(await on(n2, ["ping", "-c", "1", "-W", "3", e])).toContain("1 received");
+    expect(await tryInNs(n2, nsC1, ["ping", "-c", "1", "-W", "2", a1["ext-ip"]])).not.toBe(0);
+    expect(await tryInNs(n2, nsA1, ["ping", "-c", "1", "-W", "2", vm1["ext-ip"]])).not.toBe(0);
+
+    // pv: frames with its real VNI from another user on node1 never reach job C's vm1; the peer node's
+    // own tunnel ports (privileged) do.
+    const pv1 = (await published(JOB_C, 1, "seed-pv"))["vm-1"]!;
+    const nsP1 = await endpoint(n2, JOB_C, 11, pv1.tap);
+    const vni = await vniOf(JOB_C, "seed-pv");
+    const fromUser = sniff(n2, nsP1);
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 3; i++) await on(n1, asUser2(vxlanSender(n2.ip, vni)));
+    expect(await fromUser).toBe(0);
+    const fromPeer = sniff(n2, nsP1);
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 3; i++) await on(n1, vxlanSender(n2.ip, vni, 710 + i));
+    expect(await fromPeer).toBeGreaterThanOrEqual(1);
+  });
+
   it("delete restores links, namespaces, OVS, nftables, dnsmasq and etcd exactly", async () => {
     await stopEndpoints();
-    await Promise.all([JOB_A, JOB_B].map((j) => bothNodes((n, r) => setup(n, "delete", jobEnv(j, r)))));
+    // delete goes by the node's records, whatever the job's resource definition
+    await Promise.all(
+      [JOB_A, JOB_B, JOB_C].map((j) => bothNodes((n, r) => setup(n, "delete", jobEnv(j, r)))),
+    );
     expect(await bothNodes((n) => snapshot(n))).toEqual(before);
     expect(await etcdState()).toEqual(etcdBefore);
   });

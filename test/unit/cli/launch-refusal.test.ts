@@ -27,6 +27,11 @@ const NETWORKS = `nat-rssh:
   type: ethernet
   settings:
     dev-prefix: nat
+host-br:
+  type: bridged
+  settings:
+    host-bridge: br0
+    tap-prefix: brtap
 legacy-pv:
   type: pv
   settings:
@@ -34,8 +39,10 @@ legacy-pv:
     tap-prefix: pvtap
 `;
 const RESOURCES =
-  "default:\n  networks: [nat-rssh]\n  default: true\nseed:\n  networks: [nat-rssh, legacy-pv]\n";
-const TEMPLATES = "ok: {}\nseed:\n  resource-set: seed\nold:\n  image: /shared/vms/centos\n";
+  "default:\n  networks: [nat-rssh]\n  default: true\nseed:\n  networks: [nat-rssh, host-br]\n" +
+  "pv:\n  networks: [nat-rssh, legacy-pv]\n";
+const TEMPLATES =
+  "ok: {}\nseed:\n  resource-set: seed\npv:\n  resource-set: pv\nold:\n  image: /shared/vms/centos\n";
 const SYSTEM = { "networks.yaml": NETWORKS, "resources.yaml": RESOURCES, "templates.yaml": TEMPLATES };
 const LOCAL_BATCH =
   "type: local\nsettings:\n  etcd-servers: [etcd]\n  etcd-client-port: 2379\n  etcd-protocol: http\n  etcd-auth-type: none\n";
@@ -55,15 +62,17 @@ describe("alloc and batch refuse what this installation cannot run, before SLURM
   it("a cluster whose templates use only supported networks reaches salloc and sbatch", async () => {
     expect((await launch("alloc", "ok:2")).called).toMatch(/^salloc /);
     expect((await launch("batch", "ok:2")).called).toMatch(/^sbatch /);
+    // pcocc's deprecated pv (and nat) are built here
+    expect((await launch("alloc", "ok:1,pv:2")).called).toMatch(/^salloc /);
   });
-  it("a resource set with a pv network: refused with the network, its file and line", async () => {
+  it("a resource set with a bridged network: refused with the network, its file and line", async () => {
     for (const verb of ["alloc", "batch"] as const) {
       const r = await launch(verb, "ok:1,seed:2");
       expect(r.called).toBe("");
       expect(r.status).toBe(255);
       expect(r.stderr).toBe(
-        `pcocc: ${r.dirs.systemDir}/networks.yaml:6: legacy-pv.type: ` +
-          "network 'legacy-pv': type pv is not supported by this installation\n",
+        `pcocc: ${r.dirs.systemDir}/networks.yaml:6: host-br.type: ` +
+          "network 'host-br': type bridged is not supported by this installation\n",
       );
     }
   });
@@ -81,7 +90,7 @@ describe("alloc and batch refuse what this installation cannot run, before SLURM
     expect(r.called).toBe("");
     expect(r.status).toBe(255);
     expect(r.stderr).toMatch(
-      /^pcocc: .*\/templates\.yaml:5: old\.image: template 'old': directory image \/shared\/vms\/centos \(deprecated in pcocc\) is not supported by this installation; import its disk with `pcocc image import FILE NAME` and use NAME\n$/,
+      /^pcocc: .*\/templates\.yaml:7: old\.image: template 'old': directory image \/shared\/vms\/centos \(deprecated in pcocc\) is not supported by this installation; import its disk with `pcocc image import FILE NAME` and use NAME\n$/,
     );
   });
 });

@@ -218,3 +218,99 @@ describe("networks.yaml: invalid documents", () => {
       at(5, "n.settings.dns-server", "not an IPv4 address"),
     ));
 });
+
+describe("networks.yaml: pcocc's nat and pv as the seed writes them", () => {
+  // The getting-started guide's networks.yaml (shared/seeds/001): nat-rssh and pv, the keys it prints
+  // and the rest of pcocc's nat/pv keys.
+  const SEED = `nat-rssh:
+  type: nat
+  settings:
+    nat-network: "10.250.0.0/16"
+    vm-network: "10.252.0.0/24"
+    vm-network-gw: "10.252.0.1"
+    vm-ip: "10.252.0.2"
+    vm-hwaddr: "52:54:00:44:AE:5E"
+    bridge: "natbr"
+    bridge-hwaddr: "52:54:00:C0:C0:C0"
+    tap-prefix: "nattap"
+    mtu: 1500
+    domain-name: "domain.name.com"
+    dns-server: "0.0.0.0"
+    ntp-server: "0.0.0.0"
+    allow-outbound: all
+    reverse-nat:
+      vm-port: 22
+      min-host-port: 60222
+      max-host-port: 60322
+pv:
+  type: pv
+  settings:
+    mac-prefix: "52:54:01"
+    bridge-prefix: "pvbr"
+    tap-prefix: "pvtap"
+    mtu: 1500
+    host-if-suffix: ""
+`;
+  const resources = "cluster:\n  networks: [nat-rssh, pv]\n  default: true\n";
+
+  it("loads with nothing to report, not even as unsupported", async () => {
+    const c = await load({ "networks.yaml": SEED, "resources.yaml": resources });
+    expect(c.unsupported.networks).toEqual({});
+    expect(c.networks["nat-rssh"]?.type).toBe("nat");
+    expect(c.networks.pv?.type).toBe("pv");
+  });
+
+  const nat = (over: string): Record<string, string> =>
+    net(
+      "nat",
+      "    nat-network: 10.250.0.0/16\n    vm-network: 10.252.0.0/24\n    bridge: natbr\n    tap-prefix: nattap\n" +
+        over,
+    );
+  const natAt = (line: number, key: string, message: string) => ({
+    file: "system:networks.yaml",
+    line,
+    keyPath: `n.settings.${key}`,
+    message,
+  });
+  it("a VM address outside vm-network", () =>
+    expectOneIssue(
+      { system: nat("    vm-network-gw: 10.252.0.1\n    vm-ip: 10.252.1.2\n") },
+      natAt(9, "vm-ip", "vm-ip 10.252.1.2 is not a host address of vm-network 10.252.0.0/24"),
+    ));
+  it("the VM on the gateway's address", () =>
+    expectOneIssue(
+      { system: nat("    vm-network-gw: 10.252.0.1\n    vm-ip: 10.252.0.1\n") },
+      natAt(9, "vm-ip", "vm-ip 10.252.0.1 is also the vm-network-gw"),
+    ));
+  it("a vm-network with no room for the DHCP server", () =>
+    expectOneIssue(
+      {
+        system: net(
+          "nat",
+          "    nat-network: 10.250.0.0/16\n    vm-network: 10.252.0.0/30\n    bridge: natbr\n" +
+            "    tap-prefix: nattap\n    vm-network-gw: 10.252.0.1\n    vm-ip: 10.252.0.2\n",
+        ),
+      },
+      natAt(5, "vm-network", "vm-network 10.252.0.0/30 is too small"),
+    ));
+  it("one MAC for the VM and the bridge", () =>
+    expectOneIssue(
+      {
+        system: nat(
+          "    vm-network-gw: 10.252.0.1\n    vm-ip: 10.252.0.2\n    bridge-hwaddr: 52:54:00:44:ae:5e\n",
+        ),
+      },
+      natAt(3, "vm-hwaddr", "vm-hwaddr 52:54:00:44:AE:5E is also the bridge-hwaddr"),
+    ));
+  it("a bridge name that leaves no room for an index", () =>
+    expectOneIssue(
+      {
+        system: net(
+          "nat",
+          "    nat-network: 10.250.0.0/16\n    vm-network: 10.252.0.0/24\n    bridge: nat-bridge-0\n" +
+            "    tap-prefix: nattap\n    vm-network-gw: 10.252.0.1\n    vm-ip: 10.252.0.2\n",
+        ),
+      },
+      natAt(6, "bridge", "must be a letter then up to 7 letters, digits or _"),
+    ));
+});

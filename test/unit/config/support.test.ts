@@ -16,14 +16,10 @@ fabric:
     opensm-partition-cfg: /etc/opensm/p.conf
     opensm-partition-tpl: /etc/opensm/p.tpl
 legacy:
-  type: nat
+  type: bridged
   settings:
-    nat-network: 10.250.0.0/16
-    vm-network: 10.252.0.0/16
-    vm-network-gw: 10.252.0.1
-    vm-ip: 10.252.0.2
-    bridge: natbr
-    tap-prefix: nattap
+    host-bridge: br0
+    tap-prefix: brtap
 gpu:
   type: genericpci
   settings:
@@ -67,11 +63,11 @@ describe("what this installation cannot run", () => {
         file: "system:networks.yaml",
         line: 15,
         keyPath: "legacy.type",
-        message: "network 'legacy': type nat is not supported by this installation",
+        message: "network 'legacy': type bridged is not supported by this installation",
       },
       {
         file: "system:networks.yaml",
-        line: 24,
+        line: 20,
         keyPath: "gpu.type",
         message: "network 'gpu': type genericpci is not supported by this installation",
       },
@@ -99,7 +95,7 @@ describe("what this installation cannot run", () => {
     expect(issues.map((i) => `${i.file}:${i.line}: ${i.keyPath}`)).toEqual([
       "system:networks.yaml:6: fabric.type",
       "system:networks.yaml:15: legacy.type",
-      "system:networks.yaml:24: gpu.type",
+      "system:networks.yaml:20: gpu.type",
       "system:templates.yaml:7: dir.image",
       "system:templates.yaml:11: bad.hugepages",
     ]);

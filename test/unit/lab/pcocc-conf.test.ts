@@ -41,7 +41,10 @@ describe("lab pcocc configuration", () => {
     expect(config.batch.settings["etcd-protocol"]).toBe("https");
     expect(config.batch.settings["etcd-ca-cert"]).toBe(CA);
     expect(config.networks["nat-rssh"]?.type).toBe("ethernet");
-    expect(Object.keys(config.resourceSets).sort()).toEqual(["cluster", "default"]);
+    expect(Object.keys(config.resourceSets).sort()).toEqual(["cluster", "default", "seed-cluster"]);
+    expect(config.unsupported.networks).toEqual({});
+    expect(config.networks["seed-nat-rssh"]?.type).toBe("nat");
+    expect(config.networks["seed-pv"]?.type).toBe("pv");
     expect(config.repos.map((r) => r.name)).toContain("global");
 
     const lab = resolveTemplate(config, "lab");
@@ -49,6 +52,9 @@ describe("lab pcocc configuration", () => {
     expect(JSON.stringify(lab)).toContain("/c/vmlinux");
     const tiny = resolveTemplate(config, "lab-tiny");
     expect(JSON.stringify(tiny)).toContain("/t/initrd");
+    const seed = resolveTemplate(config, "lab-seed");
+    expect(seed.settings["resource-set"]).toBe("seed-cluster");
+    expect(JSON.stringify(seed)).toContain("/t/initrd");
   });
 
   it("is valid before the guests exist (no templates yet)", async () => {

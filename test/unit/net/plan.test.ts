@@ -354,3 +354,172 @@ describe("planNode (L2) and planInit", () => {
     expect(rules("forward").some((r) => r.includes('"dport"}},"right":4789'))).toBe(true);
   });
 });
+
+describe("pcocc's pv and nat on the ethernet machinery", () => {
+  const legacy = {
+    networks: {
+      ...config.networks,
+      "seed-nat": {
+        name: "seed-nat",
+        type: "nat",
+        settings: {
+          "nat-network": "10.253.0.0/16",
+          "vm-network": "10.252.0.0/24",
+          "vm-network-gw": "10.252.0.1",
+          "vm-ip": "10.252.0.2",
+          "vm-hwaddr": "52:54:00:44:AE:5E",
+          "bridge-hwaddr": "52:54:00:C0:C0:C0",
+          bridge: "natbr",
+          "tap-prefix": "nattap",
+          mtu: 1500,
+          "domain-name": "seed.test",
+          "dns-server": "10.231.0.1",
+          "ntp-server": "10.231.0.2",
+          "reverse-nat": { "vm-port": 22, "min-host-port": 60222, "max-host-port": 60322 },
+          "allow-outbound": "all",
+          "datapath-type": "netdev",
+        },
+      },
+      "seed-pv": {
+        name: "seed-pv",
+        type: "pv",
+        settings: {
+          "bridge-prefix": "pvbr",
+          "tap-prefix": "pvtap",
+          "mac-prefix": "52:54:02",
+          mtu: 1400,
+          "host-if-suffix": "",
+          "datapath-type": "netdev",
+        },
+      },
+    },
+    resourceSets: { seed: { name: "seed", networks: ["seed-nat", "seed-pv"] } },
+  } as unknown as PcoccConfig;
+  const seedJob = job({ resourceDefinition: "seed:3", vmsPerNode: [2, 1] });
+  const plan = planNode(legacy, seedJob, facts({ usedHostPorts: [60222] }), {
+    "seed-nat": { vni: 0, extIds: [7, 9] },
+    "seed-pv": { vni: 1040, extIds: [] },
+  });
+
+  it("nat: every VM sees pcocc's fixed address, gateway and MAC, each on a segment of its own", () => {
+    const nics = plan.published["seed-nat"]!;
+    expect(nics).toEqual({
+      "vm-0": {
+        tap: "nattap0",
+        mac: "52:54:00:44:ae:5e",
+        ip: "10.252.0.2",
+        "ext-ip": "10.253.0.8",
+        hostPort: 60223,
+        "domain-name": "seed.test",
+      },
+      "vm-1": {
+        tap: "nattap1",
+        mac: "52:54:00:44:ae:5e",
+        ip: "10.252.0.2",
+        "ext-ip": "10.253.0.10",
+        hostPort: 60224,
+        "domain-name": "seed.test",
+      },
+    });
+    expect(plan.record.bridges.filter((b) => b.startsWith("natbr"))).toEqual(["natbr0", "natbr1"]);
+    const bridges = plan.steps.flatMap((s) => (s.kind === "ovs-bridge" ? [s.bridge] : []));
+    const natBridges = bridges.filter((b) => b.name.startsWith("natbr"));
+    // one VM, its router and its DHCP per bridge; no tunnel
+    expect(natBridges.map((b) => b.ports.map((p) => p.name))).toEqual([
+      ["nattap0", "nattap_vg0", "nattap_vd0"],
+      ["nattap1", "nattap_vg1", "nattap_vd1"],
+    ]);
+    const router = opsOf(plan.steps, "pcocc_j42n0_seed-nat_vm1");
+    expect(router).toContainEqual({ op: "linkSet", name: "int0", mac: "52:54:00:c0:c0:c0", up: true });
+    expect(router).toContainEqual({ op: "addrAdd", dev: "int0", address: "10.252.0.1/24" });
+    expect(plan.record.netns).toContain("pcocc_j42n0_seed-nat_vm1_dns");
+    expect(plan.record.extIds).toEqual({ "seed-nat": [7, 9] });
+    expect(plan.record.vnis).toEqual({ "seed-pv": 1040 });
+    expect(plan.rnat).toEqual([
+      { rank: 0, vmPort: 22, hostPort: 60223 },
+      { rank: 1, vmPort: 22, hostPort: 60224 },
+    ]);
+    expect(plan.published["seed-nat"]).not.toHaveProperty("global");
+  });
+
+  it("nat: DHCP gives the VM its fixed address, vmN, the domain, DNS and NTP servers", () => {
+    const daemons = plan.steps.filter((s) => s.kind === "daemon");
+    expect(daemons).toHaveLength(2);
+    const argv = daemons[1]!.kind === "daemon" ? daemons[1]!.argv : [];
+    expect(argv).toEqual(
+      expect.arrayContaining([
+        "--listen-address=10.252.0.254",
+        "--dhcp-option=option:router,10.252.0.1",
+        "--dhcp-option=option:netmask,255.255.255.0",
+        "--dhcp-range=10.252.0.0,static",
+        "--domain=seed.test",
+        "--server=10.231.0.1",
+        "--dhcp-option=option:ntp-server,10.231.0.2",
+        "--pid-file=/run/pcocc/job-42/seed-nat_vm1.dnsmasq.pid",
+      ]),
+    );
+    const files = plan.steps.filter((s) => s.kind === "file" && s.path.includes("seed-nat_vm1"));
+    expect(files.map((f) => f.kind === "file" && f.content)).toEqual([
+      "10.252.0.2 vm1.seed.test vm1\n",
+      "52:54:00:44:ae:5e,10.252.0.2,vm1,infinite\n",
+    ]);
+  });
+
+  it("pv: an L2 network over the job's VXLAN, pcocc's names, no address, DHCP or router", () => {
+    expect(plan.published["seed-pv"]).toEqual({
+      "vm-0": { tap: "pvtap0", mac: "52:54:02:00:00:00" },
+      "vm-1": { tap: "pvtap1", mac: "52:54:02:00:00:01" },
+      global: { int_br_name: "pvbr0", master: 0 },
+    });
+    const ops = opsOf(plan.steps);
+    expect(ops).toContainEqual(
+      expect.objectContaining({ op: "linkAdd", kind: "vxlan", name: "pvtap_vx0", vni: 1040, mtu: 1400 }),
+    );
+    expect(ops).toContainEqual({ op: "fdbAppend", name: "pvtap_vx0", dst: "10.231.0.12" });
+    expect(plan.record.netns.some((n) => n.includes("seed-pv"))).toBe(false);
+    // the job's table guards the pv VNI like an ethernet one
+    const nft = JSON.stringify(plan.steps.find((s) => s.kind === "nft" && !s.netns));
+    expect(nft).toContain('"right":1040');
+    expect(nft).toContain('"field":"sport"}},"right":{"range":[512,1023]}');
+  });
+
+  it("the node on which a nat VM does not run makes nothing for it", () => {
+    const other = planNode(legacy, { ...seedJob, nodeRank: 1 }, facts(), {
+      "seed-nat": { vni: 0, extIds: [11] },
+      "seed-pv": { vni: 1040, extIds: [] },
+    });
+    expect(Object.keys(other.published["seed-nat"]!)).toEqual(["vm-2"]);
+    expect(other.record.vnis).toEqual({});
+    expect(() =>
+      planNode(legacy, { ...seedJob, nodeRank: 1 }, facts(), {
+        "seed-nat": { vni: 0, extIds: [] },
+        "seed-pv": { vni: 1040, extIds: [] },
+      }),
+    ).toThrow(/wrong number of external addresses/);
+  });
+
+  it("init NATs nat-network like an ext network, and no L3 network reaches another's", () => {
+    const { doc, forwarding } = planInit(legacy);
+    expect(forwarding).toBe(true);
+    const forward = (
+      doc as { nftables: Array<{ add?: { rule?: { chain: string; expr: unknown[] } } }> }
+    ).nftables
+      .filter((c) => c.add?.rule?.chain === "forward")
+      .map((c) => JSON.stringify(c.add!.rule!.expr));
+    const ext = (a: string): string => `{"prefix":{"addr":"${a}","len":16}}`;
+    const drops = (from: string, to: string): boolean =>
+      forward.some(
+        (r) =>
+          r.includes(`"saddr"}},"right":${ext(from)}`) &&
+          r.includes(`"daddr"}},"right":${ext(to)}`) &&
+          r.includes('"drop"'),
+      );
+    for (const [from, to] of [
+      ["10.250.0.0", "10.253.0.0"],
+      ["10.253.0.0", "10.250.0.0"],
+      ["10.253.0.0", "10.253.0.0"],
+      ["10.250.0.0", "10.250.0.0"],
+    ])
+      expect(drops(from!, to!), `${from} -> ${to}`).toBe(true);
+  });
+});
