@@ -38,5 +38,7 @@ export {
   CLUSTER_DESCRIPTION,
   NODE_NET_RECORD,
   RNAT_PORT,
+  JOB_SECRET,
+  JOB_SECRET_SUBKEY,
 } from "./layout.js";
 export type { NodeNetRecord, RecordFormat, VmNic } from "./layout.js";
