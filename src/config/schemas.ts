@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAC_ADDRESS, MAC_PREFIX, PCI_ADDRESS, parseCidr, parseIPv4 } from "./netaddr.js";
+import { parseReadinessCheck } from "./readiness.js";
 
 /**
  * One zod schema per configuration file and network type, keeping pcocc's kebab-case keys. Every object is
@@ -272,6 +273,11 @@ const persistentDrive = z.union(
   { errorMap: () => ({ message: "expected a path or {PATH: {mmp, cache, backup}}" }) },
 );
 
+const readinessCheck = z.string().superRefine((text, ctx) => {
+  const c = parseReadinessCheck(text);
+  if ("error" in c) ctx.addIssue({ code: z.ZodIssueCode.custom, message: c.error });
+});
+
 /**
  * Every template setting may be null: pcocc reads an explicit null as "use the default", which is how a child
  * template drops a value it would otherwise inherit.
@@ -303,6 +309,8 @@ export const templateSettingsSchema = z
     initrd: nonEmpty.nullable(),
     "kernel-args": z.string().nullable(),
     accelerator: z.enum(["auto", "kvm", "tcg"]).nullable(),
+    readiness: z.array(readinessCheck).nullable(),
+    "readiness-timeout": z.number().int().min(1).max(86_400).nullable(),
   })
   .partial()
   .strict();

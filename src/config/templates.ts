@@ -1,4 +1,5 @@
 import { PcoccError } from "../util/index.js";
+import { DEFAULT_READINESS_TIMEOUT_S } from "./readiness.js";
 import type { TemplateSettingKey, TemplateSettings } from "./schemas.js";
 import type { PcoccConfig, TemplateEntry, TemplateScope } from "./types.js";
 
@@ -40,6 +41,9 @@ export interface ResolvedSettings {
   initrd: string | null;
   "kernel-args": string;
   accelerator: "auto" | "kvm" | "tcg";
+  /** `readiness:` checks as written (see readiness.ts). */
+  readiness: string[];
+  "readiness-timeout": number;
 }
 
 export interface ResolvedTemplate {
@@ -77,6 +81,8 @@ const DEFAULTS: Omit<ResolvedSettings, "resource-set"> = {
   initrd: null,
   "kernel-args": DEFAULT_KERNEL_ARGS,
   accelerator: "auto",
+  readiness: [],
+  "readiness-timeout": DEFAULT_READINESS_TIMEOUT_S,
 };
 
 const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];

@@ -40,5 +40,7 @@ export {
   RNAT_PORT,
   JOB_SECRET,
   JOB_SECRET_SUBKEY,
+  READINESS_STATE,
+  readinessSubKey,
 } from "./layout.js";
-export type { NodeNetRecord, RecordFormat, VmNic } from "./layout.js";
+export type { NodeNetRecord, ReadinessState, RecordFormat, VmNic } from "./layout.js";

@@ -16,6 +16,7 @@ import { processTree, signalAll } from "./process-tree.js";
 import { parseImageOverrides } from "./image-override.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
+import { gatedVms, waitForReadiness } from "./readiness-gate.js";
 import { buildRankMap } from "./tasks.js";
 
 export type LauncherOptions = LaunchRequest;
@@ -142,6 +143,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
       alloc.jobId,
       cluster.vms.map((v) => v.name),
     );
+    if (o.gate !== undefined) await waitForReadiness(ctx, job, gatedVms(config, cluster, o.gate));
   } catch (err) {
     progress.clear();
     const reason = err instanceof PcoccError ? err.message : String(err);

@@ -307,6 +307,8 @@ commands $S/user runcmd >$S/runcmd.sh
 sh $S/runcmd.sh
 [ -x $S/user-script ] && $S/user-script
 
+# cloud-init's "boot finished" marker, which readiness checks (cloud-init) look for
+mkdir -p /var/lib/cloud/instance && date >/var/lib/cloud/instance/boot-finished
 printf '\\npcocc-guest: ready hostname=%s\\n' "$(hostname)"
 `;
 
