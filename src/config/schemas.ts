@@ -286,6 +286,11 @@ export const templateSettingsSchema = z
   .object({
     inherits: nonEmpty.nullable(),
     description: z.string().nullable(),
+    /** Not inherited: the template is part of the named recipe (recipes/README.md). */
+    recipe: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, "invalid recipe name")
+      .nullable(),
     image: z.union([nonEmpty, z.literal(false)]).nullable(),
     "resource-set": nonEmpty.nullable(),
     "user-data": z.union([nonEmpty, z.record(z.unknown())]).nullable(),

@@ -3,7 +3,7 @@ import { DEFAULT_READINESS_TIMEOUT_S } from "./readiness.js";
 import type { TemplateSettingKey, TemplateSettings } from "./schemas.js";
 import type { PcoccConfig, TemplateEntry, TemplateScope } from "./types.js";
 
-export type HeritableKey = Exclude<TemplateSettingKey, "inherits" | "description">;
+export type HeritableKey = Exclude<TemplateSettingKey, "inherits" | "description" | "recipe">;
 
 export interface MountPoint {
   path: string;
@@ -52,6 +52,8 @@ export interface ResolvedTemplate {
   file: string;
   /** Not inherited (as in pcocc). */
   description: string;
+  /** The recipe the template belongs to (not inherited either). */
+  recipe: string | null;
   inherits: string | null;
   settings: ResolvedSettings;
   /** Template that set each non-default setting; a key that is absent holds its default. */
@@ -150,6 +152,7 @@ export function resolveTemplate(config: PcoccConfig, name: string): ResolvedTemp
     scope: entry.scope,
     file: entry.file,
     description: entry.settings.description ?? "",
+    recipe: entry.settings.recipe ?? null,
     inherits: entry.settings.inherits ?? null,
     settings,
     origins,
