@@ -43,6 +43,8 @@ export interface ClusterFacts {
   self: number;
   /** Shared by every VM of the job, readable by the job's user and root only. */
   secret: string;
+  /** The job's user on the host, for recipes that give them the same account inside. */
+  user: { name: string; uid: number; gid: number };
   vms: VmFacts[];
 }
 
@@ -67,6 +69,11 @@ const FACTS = z
     jobId: z.number().int().min(0),
     self: z.number().int().min(0),
     secret: z.string().regex(SECRET_PATTERN),
+    user: z.object({
+      name: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i),
+      uid: z.number().int().min(0),
+      gid: z.number().int().min(0),
+    }),
     vms: z.array(VM_FACTS).min(1),
   })
   .refine((f) => f.self < f.vms.length && f.vms.every((v, i) => v.index === i), {
@@ -90,7 +97,7 @@ export function renderClusterFacts(facts: ClusterFacts): string {
 /**
  * The `%{...}` names a user-data may use (documented in recipes/README.md):
  *   %{vm.name|index|template|ip|nat_ip}     this VM        %{vmN.name|...}   VM N
- *   %{job.id}  %{job.secret}                                %{cluster.size}   %{cluster.names} (space-separated)
+ *   %{job.id}  %{job.secret}  %{job.user|uid|gid}          %{cluster.size}   %{cluster.names} (space-separated)
  *   %{role:TEMPLATE.names|ips|count|first}  the VMs made from TEMPLATE (`first`: the lowest-index one's name)
  *   %%{ is a literal %{. Any other %{...} is left as it is, so existing user-data keeps working.
  */
@@ -129,6 +136,9 @@ function factValue(name: string, facts: ClusterFacts): string | undefined {
   }
   if (name === "job.id") return String(facts.jobId);
   if (name === "job.secret") return facts.secret;
+  if (name === "job.user") return facts.user.name;
+  if (name === "job.uid") return String(facts.user.uid);
+  if (name === "job.gid") return String(facts.user.gid);
   if (name === "cluster.size") return String(facts.vms.length);
   if (name === "cluster.names") return facts.vms.map((v) => v.name).join(" ");
   m = /^role:([^.]+)\.([a-z]+)$/.exec(name);

@@ -1,3 +1,4 @@
+import { userInfo } from "node:os";
 import type { ClusterDefinition, ClusterFacts, VmFacts, VmNetFacts } from "../cluster/index.js";
 import type { PcoccConfig } from "../config/index.js";
 import {
@@ -83,5 +84,14 @@ export async function gatherClusterFacts(
       },
     ),
   ]);
-  return { version: 1, jobId: job.jobId, self, secret, vms };
+  // the task runs as the job's user (SLURM made it so)
+  const me = userInfo();
+  return {
+    version: 1,
+    jobId: job.jobId,
+    self,
+    secret,
+    user: { name: job.user, uid: me.uid, gid: me.gid },
+    vms,
+  };
 }

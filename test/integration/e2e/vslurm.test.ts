@@ -16,6 +16,7 @@ const PROBE = `#!/bin/bash
 echo "PROBE states=$(pcocc exec -i 0 -- sinfo -h -N -o '%N:%T' | sort | tr '\\n' ' ')"
 echo "PROBE sinfo=$(pcocc exec -i 0 -- sinfo -h -o %T)"
 echo "PROBE srun=$(pcocc exec -i 0 -- srun -N2 hostname | sort | tr '\\n' ' ')"
+echo "PROBE user=$(pcocc exec -i 0 -u $USER -- srun -N2 id -u | sort -u | tr '\\n' ' ')"
 pcocc exec -i 0 -- salloc -N2 -n3 mpirun --allow-run-as-root --mca btl_tcp_if_include eth0 \\
   --mca oob_tcp_if_include eth0 python3 -m mpi4py.bench helloworld | sed 's/^/PROBE mpi: /'
 `;
@@ -56,6 +57,8 @@ describe("vslurm recipe (SLURM + munge + Open MPI inside the VMs)", () => {
     expect(run.out.stdout, transcript).toContain("PROBE states=vm1:idle vm2:idle ");
     expect(run.out.stdout).toContain("PROBE sinfo=idle");
     expect(run.out.stdout).toContain("PROBE srun=vm1 vm2 ");
+    // the job's user has their account inside, with their host uid, and SLURM runs their jobs
+    expect(run.out.stdout).toContain(`PROBE user=${info.user.uid} `);
     const ranks = [...run.out.stdout.matchAll(/PROBE mpi: Hello, World! I am process (\d) of 3 on (vm\d)/g)];
     expect(ranks.map((m) => m[1]).sort(), transcript).toEqual(["0", "1", "2"]);
     expect(new Set(ranks.map((m) => m[2]))).toEqual(new Set(["vm1", "vm2"]));

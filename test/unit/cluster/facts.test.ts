@@ -6,6 +6,7 @@ const facts: ClusterFacts = {
   jobId: 42,
   self: 1,
   secret: "ab".repeat(32),
+  user: { name: "alice", uid: 1001, gid: 1002 },
   vms: [
     { name: "vm0", index: 0, template: "head", ip: "10.0.0.1", natIp: "10.9.0.1", networks: {} },
     { name: "vm1", index: 1, template: "node", ip: "10.0.0.2", natIp: "10.9.0.2", networks: {} },
@@ -22,6 +23,7 @@ describe("cluster facts substitution", () => {
       "head=10.0.0.1 job=42 n=3",
     );
     expect(substituteFacts("%{job.secret}", facts)).toBe(facts.secret);
+    expect(substituteFacts("%{job.user}:%{job.uid}:%{job.gid}", facts)).toBe("alice:1001:1002");
     expect(substituteFacts("%{cluster.names}|%{role:node.names}|%{role:node.count}", facts)).toBe(
       "vm0 vm1 vm2|vm1 vm2|2",
     );

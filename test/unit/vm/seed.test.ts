@@ -39,6 +39,7 @@ describe("cluster facts on the seed", () => {
     jobId: 7,
     self: 0,
     secret: "0f".repeat(32),
+    user: { name: "alice", uid: 1001, gid: 1002 },
     vms: [{ name: "vm0", index: 0, template: "t", ip: "10.0.0.1", networks: {} }],
   };
 
