@@ -7,6 +7,8 @@ interface TemplateRow {
   description: string;
   resources: string;
   image: string | null;
+  /** Only for a recipe's template. */
+  recipe?: string;
 }
 
 function rows(config: PcoccConfig): TemplateRow[] {
@@ -20,6 +22,7 @@ function rows(config: PcoccConfig): TemplateRow[] {
       description: t.description,
       resources: t.settings["resource-set"],
       image: t.settings.image,
+      ...(t.recipe ? { recipe: t.recipe } : {}),
     });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -31,9 +34,18 @@ export async function templateList(opts: { json?: boolean }): Promise<string> {
   const table = (scope: TemplateRow["scope"]) =>
     formatTable(
       ["NAME", "DESCRIPTION", "RESOURCES", "IMAGE"],
-      all.filter((r) => r.scope === scope).map((r) => [r.name, r.description, r.resources, r.image ?? ""]),
+      all
+        .filter((r) => r.scope === scope && !r.recipe)
+        .map((r) => [r.name, r.description, r.resources, r.image ?? ""]),
     );
-  return `User templates:\n${table("user")}\nSystem templates:\n${table("system")}`;
+  const recipes = all.filter((r) => r.recipe);
+  const recipeTable = recipes.length
+    ? `\nRecipes:\n${formatTable(
+        ["NAME", "RECIPE", "DESCRIPTION"],
+        recipes.map((r) => [r.name, r.recipe!, r.description]),
+      )}`
+    : "";
+  return `User templates:\n${table("user")}\nSystem templates:\n${table("system")}${recipeTable}`;
 }
 
 function show(value: unknown): string {

@@ -7,3 +7,13 @@ export {
   type ClusterVm,
   type ResourceRequest,
 } from "./definition.js";
+export {
+  CLUSTER_FACTS_PATH,
+  SECRET_PATTERN,
+  parseClusterFacts,
+  renderClusterFacts,
+  substituteFacts,
+  type ClusterFacts,
+  type VmFacts,
+  type VmNetFacts,
+} from "./facts.js";

@@ -16,3 +16,4 @@ export {
 export { parseCidr, parseIPv4, type Cidr } from "./netaddr.js";
 export type * from "./types.js";
 export { SUPPORTED_NETWORK_TYPES, launchBlockers, unsupportedIssues } from "./support.js";
+export { parseReadinessCheck, DEFAULT_READINESS_TIMEOUT_S, type ReadinessCheck } from "./readiness.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAC_ADDRESS, MAC_PREFIX, PCI_ADDRESS, parseCidr, parseIPv4 } from "./netaddr.js";
+import { parseReadinessCheck } from "./readiness.js";
 
 /**
  * One zod schema per configuration file and network type, keeping pcocc's kebab-case keys. Every object is
@@ -315,6 +316,11 @@ const persistentDrive = z.union(
   { errorMap: () => ({ message: "expected a path or {PATH: {mmp, cache, backup}}" }) },
 );
 
+const readinessCheck = z.string().superRefine((text, ctx) => {
+  const c = parseReadinessCheck(text);
+  if ("error" in c) ctx.addIssue({ code: z.ZodIssueCode.custom, message: c.error });
+});
+
 /**
  * Every template setting may be null: pcocc reads an explicit null as "use the default", which is how a child
  * template drops a value it would otherwise inherit.
@@ -323,6 +329,11 @@ export const templateSettingsSchema = z
   .object({
     inherits: nonEmpty.nullable(),
     description: z.string().nullable(),
+    /** Not inherited: the template is part of the named recipe (recipes/README.md). */
+    recipe: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, "invalid recipe name")
+      .nullable(),
     image: z.union([nonEmpty, z.literal(false)]).nullable(),
     "resource-set": nonEmpty.nullable(),
     "user-data": z.union([nonEmpty, z.record(z.unknown())]).nullable(),
@@ -346,6 +357,8 @@ export const templateSettingsSchema = z
     initrd: nonEmpty.nullable(),
     "kernel-args": z.string().nullable(),
     accelerator: z.enum(["auto", "kvm", "tcg"]).nullable(),
+    readiness: z.array(readinessCheck).nullable(),
+    "readiness-timeout": z.number().int().min(1).max(86_400).nullable(),
   })
   .partial()
   .strict();

@@ -1,8 +1,9 @@
 import { PcoccError } from "../util/index.js";
+import { DEFAULT_READINESS_TIMEOUT_S } from "./readiness.js";
 import type { TemplateSettingKey, TemplateSettings } from "./schemas.js";
 import type { PcoccConfig, TemplateEntry, TemplateScope } from "./types.js";
 
-export type HeritableKey = Exclude<TemplateSettingKey, "inherits" | "description">;
+export type HeritableKey = Exclude<TemplateSettingKey, "inherits" | "description" | "recipe">;
 
 export interface MountPoint {
   path: string;
@@ -40,6 +41,9 @@ export interface ResolvedSettings {
   initrd: string | null;
   "kernel-args": string;
   accelerator: "auto" | "kvm" | "tcg";
+  /** `readiness:` checks as written (see readiness.ts). */
+  readiness: string[];
+  "readiness-timeout": number;
 }
 
 export interface ResolvedTemplate {
@@ -48,6 +52,8 @@ export interface ResolvedTemplate {
   file: string;
   /** Not inherited (as in pcocc). */
   description: string;
+  /** The recipe the template belongs to (not inherited either). */
+  recipe: string | null;
   inherits: string | null;
   settings: ResolvedSettings;
   /** Template that set each non-default setting; a key that is absent holds its default. */
@@ -77,6 +83,8 @@ const DEFAULTS: Omit<ResolvedSettings, "resource-set"> = {
   initrd: null,
   "kernel-args": DEFAULT_KERNEL_ARGS,
   accelerator: "auto",
+  readiness: [],
+  "readiness-timeout": DEFAULT_READINESS_TIMEOUT_S,
 };
 
 const HERITABLE_KEYS = ["resource-set", ...Object.keys(DEFAULTS)] as HeritableKey[];
@@ -144,6 +152,7 @@ export function resolveTemplate(config: PcoccConfig, name: string): ResolvedTemp
     scope: entry.scope,
     file: entry.file,
     description: entry.settings.description ?? "",
+    recipe: entry.settings.recipe ?? null,
     inherits: entry.settings.inherits ?? null,
     settings,
     origins,

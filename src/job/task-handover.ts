@@ -16,6 +16,8 @@ export interface LaunchRequest {
   batchScript?: string;
   /** `-w` (batch without script): no front process, the cluster runs until its VMs stop or the job ends. */
   wait?: boolean;
+  /** `--wait[=ROLE]`: the shell/script starts once the readiness checks of all VMs (or ROLE's) passed. */
+  gate?: string;
   userData?: string;
   /** `--mount` specs, as the user wrote them (the task parses them). */
   mounts: string[];
@@ -38,6 +40,7 @@ const LaunchRequestSchema = z
     script: text.optional(),
     batchScript: text.optional(),
     wait: z.literal(true).optional(),
+    gate: text.optional(),
     userData: text.optional(),
     mounts: z.array(text),
     images: z.array(text),
@@ -49,6 +52,7 @@ const LaunchRequestSchema = z
 /** Field → argument name; every argument is `--name=value` (or `--wait`), so no value is read as a flag. */
 const ARGS = {
   wait: "wait",
+  gate: "ready-gate",
   script: "alloc-script",
   batchScript: "batch-script",
   userData: "user-data",

@@ -38,5 +38,9 @@ export {
   CLUSTER_DESCRIPTION,
   NODE_NET_RECORD,
   RNAT_PORT,
+  JOB_SECRET,
+  JOB_SECRET_SUBKEY,
+  READINESS_STATE,
+  readinessSubKey,
 } from "./layout.js";
-export type { NodeNetRecord, RecordFormat, VmNic } from "./layout.js";
+export type { NodeNetRecord, ReadinessState, RecordFormat, VmNic } from "./layout.js";

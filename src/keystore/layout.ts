@@ -14,7 +14,9 @@
  *       state/hosts/<rank>   HostState per node rank
  *       <net>/<rank>         NodeNetRecord (no VNI), rnat/<vmrank>/<port> host port, …
  *   /pcocc/cluster/users/<user>/<jobid>/<key>             that user (definition, resource_definition,
- *       rank_map, nodes, state/vms/<rank>, …; `lease`: root's copy of the LeaseRecord, see below)
+ *       rank_map, nodes, state/vms/<rank>, …; `lease`: root's copy of the LeaseRecord, see below;
+ *       `secret`: the job's shared secret of the cluster facts, which no other user may read;
+ *       state/ready/<rank>: the `--wait` gate's view of each VM)
  *
  * Leases replace pcocc's directory TTLs: node rank 0's root setup grants two leases per job. The *job lease*
  * carries the root-written keys under /pcocc/cluster/<jobid>/; the *user lease* carries the user-written keys
@@ -31,6 +33,7 @@
  */
 
 import { z } from "zod";
+import { SECRET_PATTERN } from "../cluster/index.js";
 import { PcoccError } from "../util/index.js";
 
 const ROOT = "/pcocc";
@@ -249,6 +252,36 @@ export const NODE_NET_RECORD: RecordFormat<NodeNetRecord> = {
         if (k !== "global" && !/^vm-(0|[1-9][0-9]{0,6})$/.test(k))
           ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: "unexpected entry" });
     }) as unknown as z.ZodType<NodeNetRecord, z.ZodTypeDef, unknown>,
+};
+
+/** Relative to the user's job prefix: the job's shared secret, written once by the launcher. */
+export const JOB_SECRET_SUBKEY = "secret";
+export const JOB_SECRET: RecordFormat<string> = {
+  what: "job secret",
+  schema: z.string().regex(SECRET_PATTERN),
+};
+
+/** Relative to the user's job prefix: VM `rank`'s readiness, written by the launcher's `--wait` gate. */
+export const readinessSubKey = (rank: number): string => `state/ready/${rank}`;
+export interface ReadinessState {
+  state: "waiting" | "ready" | "failed";
+  /** The check being waited for (waiting, failed). */
+  check?: string;
+  /** When the gate began waiting for the VM (ms since the epoch). */
+  since: number;
+  /** When it passed. */
+  readyAt?: number;
+}
+export const READINESS_STATE: RecordFormat<ReadinessState> = {
+  what: "readiness state",
+  schema: z
+    .object({
+      state: z.enum(["waiting", "ready", "failed"]),
+      check: desc.optional(),
+      since: z.number(),
+      readyAt: z.number().optional(),
+    })
+    .strict(),
 };
 
 export const RNAT_PORT: RecordFormat<number> = { what: "reverse NAT port", schema: port };

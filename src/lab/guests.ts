@@ -5,12 +5,12 @@ import type { GuestBoot } from "./pcocc-conf.js";
 
 /**
  * Builds (once, cached) the lab guests and imports their disks into the lab's global repository as
- * `lab-guest` / `lab-tiny`; returns what the `lab` and `lab-tiny` templates boot.
+ * `lab-guest` / `lab-tiny` / `lab-vslurm`; returns what the `lab`, `lab-tiny` and recipe templates boot.
  */
 export async function prepareGuests(
   paths: LabPaths,
   log?: (message: string) => void,
-): Promise<{ cloud: GuestBoot; tiny: GuestBoot }> {
+): Promise<{ cloud: GuestBoot; tiny: GuestBoot; vslurm: GuestBoot }> {
   const { ensureGuestImages } = await import("./guest/index.js");
   const images = await ensureGuestImages({ log });
   const cloud: GuestBoot = {
@@ -29,7 +29,9 @@ export async function prepareGuests(
     await importLabImage(paths, images.tiny.disk, "lab-tiny");
     tiny.image = "lab-tiny";
   }
-  return { cloud, tiny };
+  await importLabImage(paths, images.vslurm.disk, "lab-vslurm");
+  const vslurm: GuestBoot = { ...cloud, initrd: images.vslurm.initrd, image: "lab-vslurm" };
+  return { cloud, tiny, vslurm };
 }
 
 /**

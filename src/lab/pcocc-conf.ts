@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
-import { LAB_NET } from "./layout.js";
+import { join } from "node:path";
+import { LAB_NET, repoRoot } from "./layout.js";
 
 export interface GuestBoot {
   kernel: string;
@@ -12,7 +13,7 @@ export interface GuestBoot {
 export interface PcoccConfParams {
   imagesRepo: string;
   /** boot files of the guests; null while they are not built (no `lab`/`lab-tiny` template then) */
-  guests: { cloud: GuestBoot; tiny: GuestBoot } | null;
+  guests: { cloud: GuestBoot; tiny: GuestBoot; vslurm: GuestBoot } | null;
   /** the lab CA that signed etcd's server certificate */
   etcdCaCert: string;
 }
@@ -115,6 +116,7 @@ export function renderPcoccConfig(p: PcoccConfParams): Record<string, string> {
       ...template("busybox guest on the getting-started guide's nat + pv networks", p.guests.tiny),
       "resource-set": "seed-cluster",
     };
+    Object.assign(templates, vslurmTemplates(p.guests.vslurm));
   }
   const repos = {
     repos: [
@@ -140,5 +142,32 @@ function template(description: string, boot: GuestBoot): Record<string, unknown>
     kernel: boot.kernel,
     initrd: boot.initrd,
     "kernel-args": boot.kernelArgs,
+  };
+}
+
+/** Readiness under TCG: Debian boots, then cloud-init installs and starts the daemons. */
+const RECIPE_READINESS_TIMEOUT_S = 1200;
+
+/** The vslurm recipe's templates (recipes/README.md), on the lab's SLURM + munge + Open MPI guest. */
+function vslurmTemplates(boot: GuestBoot): Record<string, Record<string, unknown>> {
+  const common = {
+    ...template("", boot),
+    "resource-set": "default",
+    recipe: "vslurm",
+    "user-data": join(repoRoot(), "recipes", "vslurm", "user-data.yaml"),
+    "readiness-timeout": RECIPE_READINESS_TIMEOUT_S,
+  };
+  return {
+    "vslurm-head": {
+      ...common,
+      description: "SLURM controller (slurmctld) of a SLURM cluster inside the VMs; Open MPI",
+      // every node's slurmd registered (the script compares sinfo with the cluster facts)
+      readiness: ["tcp:6817", "exec:/usr/local/sbin/pcocc-vslurm-ready"],
+    },
+    "vslurm-node": {
+      ...common,
+      description: "SLURM compute node (slurmd) of a vslurm-head's cluster; Open MPI",
+      readiness: ["tcp:6818"],
+    },
   };
 }

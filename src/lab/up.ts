@@ -258,7 +258,7 @@ async function refreshPlugstack(paths: LabPaths): Promise<void> {
 
 export function writePcoccConfig(
   paths: LabPaths,
-  guests: { cloud: GuestBoot; tiny: GuestBoot } | null,
+  guests: { cloud: GuestBoot; tiny: GuestBoot; vslurm: GuestBoot } | null,
 ): void {
   const files = renderPcoccConfig({
     imagesRepo: paths.images,

@@ -16,7 +16,7 @@ import {
 } from "./batch-args.js";
 import { parseImageOverrides } from "./image-override.js";
 import { launcherOutcome } from "./launcher-report.js";
-import { checkLaunchFiles, checkTemplates } from "./preflight.js";
+import { checkGate, checkLaunchFiles, checkTemplates } from "./preflight.js";
 import { checkRestartDir } from "./restart.js";
 import { pcoccCommand } from "./pcocc-command.js";
 import { DEFAULT_JOB_NAME } from "./target.js";
@@ -28,8 +28,8 @@ export function launcherCommand(r: LaunchRequest): string[] {
 
 /** The launch options of the command line that the launcher acts on. */
 export function launchRequest(definition: string, o: ClusterLaunchOptions): LaunchRequest {
-  const { script, userData, mounts, images, restartDir } = o;
-  return { definition, script, userData, mounts, images, restartDir };
+  const { script, userData, mounts, images, restartDir, gate } = o;
+  return { definition, script, userData, mounts, images, restartDir, gate };
 }
 
 /** salloc/sbatch arguments: site defaults first so the user's own options override them, then one task per VM. */
@@ -58,6 +58,7 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
     (t) => overrides.has(t),
   );
   if (blockers.length) throw new ConfigError(blockers);
+  if (o.gate !== undefined) checkGate(cluster, o.gate);
   await checkLaunchFiles(o, mounts);
   await checkTemplates(config, cluster, o, overrides, mounts);
   if (o.restartDir !== undefined) await checkRestartDir(o.restartDir, definition, cluster.vms.length);

@@ -11,6 +11,8 @@ export interface OptionSpec {
   value: boolean;
   /** May be given several times (values accumulate in order). */
   multi?: boolean;
+  /** A flag that also takes `--long=VALUE` (never a separate word: that is the batch manager's or the definition). */
+  optionalValue?: boolean;
 }
 
 export interface SplitArgs {
@@ -53,7 +55,7 @@ export function splitBatchArgs(args: string[], specs: OptionSpec[]): SplitArgs {
     }
     const { spec, inline } = match;
     if (!spec.value) {
-      set(spec, true);
+      set(spec, inline ?? true);
       continue;
     }
     if (inline !== undefined) {
@@ -74,7 +76,8 @@ function matchOption(arg: string, specs: OptionSpec[]): { spec: OptionSpec; inli
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     const spec = specs.find((s) => s.long === name);
     if (!spec) return undefined;
-    if (eq >= 0 && !spec.value) throw new PcoccError(`option --${name} takes no value`);
+    if (eq >= 0 && !spec.value && !spec.optionalValue)
+      throw new PcoccError(`option --${name} takes no value`);
     return { spec, inline: eq < 0 ? undefined : arg.slice(eq + 1) };
   }
   if (arg.startsWith("-") && arg.length >= 2) {
@@ -86,8 +89,11 @@ function matchOption(arg: string, specs: OptionSpec[]): { spec: OptionSpec; inli
   return undefined;
 }
 
+const WAIT_OPTION: OptionSpec = { key: "gate", long: "wait", value: false, optionalValue: true };
+
 export const ALLOC_OPTIONS: OptionSpec[] = [
   { key: "allocScript", short: "E", long: "alloc-script", value: true },
+  WAIT_OPTION,
   { key: "restartCkpt", short: "r", long: "restart-ckpt", value: true },
   { key: "userData", long: "user-data", value: true },
   { key: "mount", long: "mount", value: true, multi: true },
@@ -97,6 +103,7 @@ export const ALLOC_OPTIONS: OptionSpec[] = [
 export const BATCH_OPTIONS: OptionSpec[] = [
   { key: "hostScript", short: "E", long: "host-script", value: true },
   { key: "batchScript", short: "b", long: "batch-script", value: true },
+  WAIT_OPTION,
   { key: "restartCkpt", short: "r", long: "restart-ckpt", value: true },
   { key: "userData", long: "user-data", value: true },
   { key: "mount", long: "mount", value: true, multi: true },
@@ -112,6 +119,8 @@ export interface ClusterLaunchOptions {
   images: string[];
   /** `-r DIR`: restart from the checkpoint in DIR. */
   restartDir?: string;
+  /** `--wait[=all|ROLE]`: whose readiness checks gate the shell/script. */
+  gate?: string;
 }
 
 export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
@@ -126,7 +135,16 @@ export function launchOptions(split: SplitArgs): ClusterLaunchOptions {
     images: Array.isArray(o.image) ? o.image : [],
     // absolute: the launcher and the hypervisors run elsewhere
     restartDir: restart === undefined ? undefined : resolve(restart),
+    gate: gateOption(o.gate),
   };
+}
+
+function gateOption(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === true) return "all";
+  if (typeof v !== "string" || !/^[A-Za-z0-9_.:-]+$/.test(v))
+    throw new PcoccError(`invalid --wait=${String(v)}: expected --wait, --wait=all or --wait=TEMPLATE`);
+  return v;
 }
 
 export interface MountRequest {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import { envValue, expandHostlist, expandTasksPerNode, uint32Env } from "../job/index.js";
-import type { JobHandle, Keystore, LeaseKeeper } from "../keystore/index.js";
+import { JOB_SECRET_SUBKEY, type JobHandle, type Keystore, type LeaseKeeper } from "../keystore/index.js";
 import { encodeTaskEnv, withoutTaskHandover, type LaunchRequest } from "../job/index.js";
 import { exitStatus, PcoccError } from "../util/index.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
@@ -15,6 +16,7 @@ import { processTree, signalAll } from "./process-tree.js";
 import { parseImageOverrides } from "./image-override.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
+import { gatedVms, waitForReadiness } from "./readiness-gate.js";
 import { buildRankMap } from "./tasks.js";
 
 export type LauncherOptions = LaunchRequest;
@@ -141,6 +143,7 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
       alloc.jobId,
       cluster.vms.map((v) => v.name),
     );
+    if (o.gate !== undefined) await waitForReadiness(ctx, job, gatedVms(config, cluster, o.gate));
   } catch (err) {
     progress.clear();
     const reason = err instanceof PcoccError ? err.message : String(err);
@@ -174,6 +177,8 @@ async function writeClusterKeys(
   nodes: string[],
   images: string[],
 ): Promise<void> {
+  // the cluster facts' shared secret: once per job, in the user's tree (no other user reads it)
+  await job.putUser(JOB_SECRET_SUBKEY, randomBytes(32).toString("hex"));
   // `definition` last: readers take its presence as "the cluster is described"
   await job.putUser("resource_definition", resourceDefinition);
   await job.putUser("rank_map", rankMap);

@@ -71,3 +71,10 @@ export async function checkLaunchFiles(o: ClusterLaunchOptions, mounts: MountReq
     if (why) throw new PcoccError(`--mount '${m.tag}=${m.path}': cannot use it (${why})`);
   }
 }
+
+/** `--wait=ROLE` must name a template of the cluster (checked before SLURM is asked). */
+export function checkGate(cluster: ClusterDefinition, gate: string): void {
+  if (gate === "all" || cluster.vms.some((v) => v.template === gate)) return;
+  const roles = [...new Set(cluster.vms.map((v) => v.template))].join(", ");
+  throw new PcoccError(`--wait=${gate}: no VM of the cluster is of template '${gate}' (templates: ${roles})`);
+}

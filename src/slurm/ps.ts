@@ -1,6 +1,15 @@
 import { userInfo } from "node:os";
 import { loadConfig } from "../config/index.js";
-import { clusterUserPrefix, leaseRecordKey, openKeystore } from "../keystore/index.js";
+import {
+  clusterUserPrefix,
+  leaseRecordKey,
+  openKeystore,
+  READINESS_STATE,
+  readinessSubKey,
+  recordOrUndefined,
+  type Keystore,
+  type ReadinessState,
+} from "../keystore/index.js";
 import { squeueJobs, type SqueueJob } from "./commands.js";
 
 export interface ClusterRow {
@@ -15,6 +24,8 @@ export interface ClusterRow {
   state: string;
   /** Cluster definition, once the launcher has written it. */
   definition?: string;
+  /** Each VM's readiness (`vmN` → state), when the cluster was started with `--wait`. */
+  readiness?: Record<string, ReadinessState>;
 }
 
 /** Table with pcocc's columns. */
@@ -51,13 +62,33 @@ export async function listClusters(opts: { user?: string; all?: boolean }): Prom
         const id = Number(j.jobId);
         if (!Number.isSafeInteger(id) || !(await ks.get(leaseRecordKey(id)))) return undefined;
         const def = await ks.get(`${clusterUserPrefix(j.user, id)}definition`).catch(() => undefined);
-        return toRow(j, typeof def?.value === "string" ? def.value : undefined);
+        const row = toRow(j, typeof def?.value === "string" ? def.value : undefined);
+        const readiness = await readinessOf(ks, j.user, id);
+        if (readiness) row.readiness = readiness;
+        return row;
       }),
     );
     return rows.filter((r): r is ClusterRow => r !== undefined);
   } finally {
     await ks.close();
   }
+}
+
+/** The `--wait` gate's records of the job (only the job's user can read them). */
+async function readinessOf(
+  ks: Keystore,
+  user: string,
+  jobId: number,
+): Promise<Record<string, ReadinessState> | undefined> {
+  const base = clusterUserPrefix(user, jobId);
+  const snap = await ks.getPrefix(`${base}state/ready/`).catch(() => undefined);
+  const out: Record<string, ReadinessState> = {};
+  for (const [key, e] of snap?.entries ?? []) {
+    const rank = Number(key.slice(base.length).split("/").pop());
+    const rec = recordOrUndefined(READINESS_STATE, e.value);
+    if (Number.isInteger(rank) && rec && key === base + readinessSubKey(rank)) out[`vm${rank}`] = rec;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function toRow(j: SqueueJob, definition: string | undefined): ClusterRow {

@@ -17,6 +17,8 @@ import { parseMountSpec } from "./batch-args.js";
 import { scontrolShowJob } from "./commands.js";
 import { restoreFor } from "./restart.js";
 import { memoryFromEnv, parseScontrolMemory, vmMemoryMiB, type JobMemory } from "./memory.js";
+import { buildRankMap } from "./tasks.js";
+import { gatherClusterFacts } from "./vm-facts.js";
 import { readVmNics } from "./vm-network.js";
 
 /** What one hypervisor task learns from SLURM's environment and the launcher's hand-over. */
@@ -36,6 +38,7 @@ function taskFromEnv(env: NodeJS.ProcessEnv) {
     rank: need("SLURM_PROCID"),
     nodeRank,
     tasksOnNode: tasksPerNode[nodeRank] ?? 1,
+    rankMap: buildRankMap(tasksPerNode),
     cpusPerTask: Number(env.SLURM_CPUS_PER_TASK ?? "1") || 1,
     ...handover,
     mounts: handover.mounts.map(parseMountSpec),
@@ -142,10 +145,11 @@ async function buildVmSpec(
   const imageUri = Object.hasOwn(task.imageOverrides, vm.template)
     ? task.imageOverrides[vm.template]
     : (tpl.settings.image ?? undefined);
-  const [image, nics, mem] = await Promise.all([
+  const [image, nics, mem, facts] = await Promise.all([
     imageUri ? resolveImage(config, imageUri) : undefined,
     readVmNics(job, networks, task.nodeRank, task.rank),
     jobMemory(task.jobId, env),
+    gatherClusterFacts(config, job, cluster, task.rankMap, task.rank),
   ]);
   const s = tpl.settings;
   const vcpus = task.cpusPerTask;
@@ -177,6 +181,7 @@ async function buildVmSpec(
     imagePath: image?.topPath,
     imageUri,
     nics,
+    facts,
     vcpus,
     memoryMiB,
     restore,

@@ -160,9 +160,10 @@ async function prepareVm(
     throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
-  const agentNote = await writeSeedFiles(spec, paths);
+  const { agentNote, factsNote } = await writeSeedFiles(spec, paths);
   // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
   if (agentNote) logger.warn({ vm: spec.name }, `${spec.name} has no guest agent: ${agentNote}`);
+  if (factsNote) logger.warn({ vm: spec.name }, `${spec.name}: ${factsNote}`);
 
   const planMounts = virtiofsSockets(mounts, spec.stateDir);
   for (const m of planMounts)
@@ -174,22 +175,26 @@ async function prepareVm(
 
 /**
  * The NoCloud seed, and its two documents next to it for `pcocc` verbs that show them. Returns why the VM
- * has no guest agent, if it has none.
+ * has no guest agent or no cluster facts file, if so.
  */
-async function writeSeedFiles(spec: VmSpec, paths: VmStatePaths): Promise<string | undefined> {
+async function writeSeedFiles(
+  spec: VmSpec,
+  paths: VmStatePaths,
+): Promise<{ agentNote?: string; factsNote?: string }> {
   let seedDocs: Awaited<ReturnType<typeof writeSeed>>;
   try {
     seedDocs = await writeSeed(paths.seed, {
       hostname: spec.hostname,
       instanceId: spec.instanceId ?? spec.template["instance-id"] ?? undefined,
       userData: userDataSource(spec),
+      facts: spec.facts,
     });
   } catch (err) {
     throw new PcoccError(`VM execution error: unable to generate cloud-init iso: ${(err as Error).message}`);
   }
   await writeFile(paths.metaData, seedDocs.metaData, { mode: 0o600 });
   await writeFile(paths.userData, seedDocs.userData, { mode: 0o600 });
-  return seedDocs.agentNote;
+  return seedDocs;
 }
 
 async function startQemu(spec: VmSpec, plan: QemuPlan, logger: Logger): Promise<QemuProcess> {

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { mergeAgentUserData, readAgentBinary, AGENT_SEED_FILE } from "../agent/index.js";
+import {
+  CLUSTER_FACTS_PATH,
+  renderClusterFacts,
+  substituteFacts,
+  type ClusterFacts,
+} from "../cluster/index.js";
 import { PcoccError } from "../util/index.js";
 import { buildIso9660, type IsoFile } from "./iso9660.js";
 
@@ -14,6 +20,8 @@ export interface SeedInput {
   userData: UserDataSource;
   /** Deliver the guest agent (binary on the seed, bootcmd merged into user-data). Default true. */
   agent?: boolean;
+  /** The cluster facts: substituted into the user-data and written to CLUSTER_FACTS_PATH. */
+  facts?: ClusterFacts;
 }
 
 export function metaData(input: { hostname: string; instanceId?: string }): string {
@@ -45,6 +53,40 @@ export async function userData(source: UserDataSource): Promise<string> {
   }
 }
 
+/**
+ * `%{...}` substituted, then a `write_files` entry for the facts file (root, 0600) in front of the user's
+ * own. Only #cloud-config (or no user-data) gets the file: other formats are the user's to keep whole.
+ */
+async function withFacts(ud: string, facts: ClusterFacts): Promise<{ userData: string; note?: string }> {
+  const text = substituteFacts(ud, facts);
+  const entry = {
+    path: CLUSTER_FACTS_PATH,
+    owner: "root:root",
+    permissions: "0600",
+    encoding: "b64",
+    content: Buffer.from(renderClusterFacts(facts)).toString("base64"),
+  };
+  const { Document, isSeq, parseDocument } = await import("yaml");
+  const none = `the user-data is not #cloud-config: ${CLUSTER_FACTS_PATH} is not written`;
+  const empty = text.trim() === "";
+  if (!empty && !/^#cloud-config[ \t]*\r?\n/.test(text)) return { userData: text, note: none };
+  const doc = empty ? new Document({}) : parseDocument(text);
+  const value: unknown = doc.errors.length > 0 ? undefined : doc.toJS();
+  if (doc.errors.length > 0 || (value !== null && (typeof value !== "object" || Array.isArray(value))))
+    return { userData: text, note: none };
+  const current = doc.get("write_files", true);
+  if (current === undefined || current === null) doc.set("write_files", doc.createNode([entry]));
+  else if (isSeq(current)) current.items.unshift(doc.createNode(entry));
+  else
+    return {
+      userData: text,
+      note: `the user-data's write_files is not a list: ${CLUSTER_FACTS_PATH} is not written`,
+    };
+  return {
+    userData: `#cloud-config\n${doc.toString({ lineWidth: 0 }).replace(/^#cloud-config[ \t]*\r?\n/, "")}`,
+  };
+}
+
 /** The seed's agent file and the user-data that starts it, or why this VM has no agent. */
 async function withAgent(ud: string): Promise<{ userData: string; files: IsoFile[]; agentNote?: string }> {
   const binary = await readAgentBinary();
@@ -62,12 +104,13 @@ async function withAgent(ud: string): Promise<{ userData: string; files: IsoFile
 export async function writeSeed(
   path: string,
   input: SeedInput,
-): Promise<{ metaData: string; userData: string; agentNote?: string }> {
+): Promise<{ metaData: string; userData: string; agentNote?: string; factsNote?: string }> {
   const md = metaData(input);
+  const facts = input.facts
+    ? await withFacts(await userData(input.userData), input.facts)
+    : { userData: await userData(input.userData) };
   const agent =
-    input.agent === false
-      ? { userData: await userData(input.userData), files: [] }
-      : await withAgent(await userData(input.userData));
+    input.agent === false ? { userData: facts.userData, files: [] } : await withAgent(facts.userData);
   const iso = buildIso9660(
     [
       { name: "meta-data", data: Buffer.from(md) },
@@ -81,5 +124,6 @@ export async function writeSeed(
     metaData: md,
     userData: agent.userData,
     agentNote: "agentNote" in agent ? agent.agentNote : undefined,
+    factsNote: facts.note,
   };
 }

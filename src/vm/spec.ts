@@ -1,3 +1,4 @@
+import { parseClusterFacts, type ClusterFacts } from "../cluster/index.js";
 import { PcoccError } from "../util/index.js";
 import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
@@ -57,6 +58,8 @@ export interface VmSpec {
   memoryMiB: number;
   /** `--user-data FILE`: replaces the template's user-data. */
   userDataFile?: string;
+  /** The whole cluster, for the seed (see cluster/facts.ts); none outside a job. */
+  facts?: ClusterFacts;
   /** Overrides the template's instance-id. */
   instanceId?: string;
   /** `--mount` specs; they replace template mount points with the same tag. */
@@ -108,6 +111,7 @@ export function parseVmSpec(value: unknown, source: string): VmSpec {
   if (!Array.isArray(v.nics)) bad("nics", "a list");
   if (typeof v.template !== "object" || v.template === null) bad("template", "an object");
   if (v.imagePath !== undefined && typeof v.imagePath !== "string") bad("imagePath", "a path");
+  if (v.facts !== undefined) v.facts = parseClusterFacts(v.facts, `${source}: facts`);
   if (v.restore !== undefined) {
     const r = v.restore as Record<string, unknown> | null;
     if (!r || typeof r.memory !== "string" || (r.disk !== undefined && typeof r.disk !== "string"))

@@ -5,7 +5,7 @@ export function register(program: Command): void {
     .command("alloc")
     .description("Instantiate or restore a virtual cluster (interactive mode)")
     .usage(
-      "[-E SCRIPT] [-r DIR] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION",
+      "[-E SCRIPT] [--wait[=ROLE]] [-r DIR] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION",
     )
     .argument("[args...]", "pcocc options, salloc options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
@@ -15,6 +15,8 @@ export function register(program: Command): void {
 pcocc options (anything else goes to salloc; -c is the number of vCPUs per VM):
   -E, --alloc-script SCRIPT   run SCRIPT on the first host instead of an interactive shell
   -r, --restart-ckpt DIR      resume the VMs from the checkpoint in DIR (see pcocc ckpt)
+  --wait[=all|TEMPLATE]       start the shell/script only once the readiness checks of every VM (or
+                              TEMPLATE's) passed; fail with the check and the console tail on timeout
   --user-data FILE            cloud-init user-data for every VM, instead of the template's
   --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
   --image [TPL=]IMAGE         boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)`,

@@ -5,7 +5,7 @@ export function register(program: Command): void {
     .command("batch")
     .description("Instantiate or restore a virtual cluster (batch mode)")
     .usage(
-      "[-E HOST_SCRIPT] [-b VM_SCRIPT] [-r DIR] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION",
+      "[-E HOST_SCRIPT] [-b VM_SCRIPT] [--wait[=ROLE]] [-r DIR] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION",
     )
     .argument("[args...]", "pcocc options, sbatch options, then the cluster definition (e.g. mytpl:4)")
     .allowUnknownOption()
@@ -15,6 +15,8 @@ export function register(program: Command): void {
 pcocc options (anything else goes to sbatch; the job is named pcocc unless -J is given):
   -E, --host-script FILE      run FILE on the first host once the cluster is up; the job ends with it
   -r, --restart-ckpt DIR      resume the VMs from the checkpoint in DIR (see pcocc ckpt)
+  --wait[=all|TEMPLATE]       start the shell/script only once the readiness checks of every VM (or
+                              TEMPLATE's) passed; fail with the check and the console tail on timeout
   -b, --batch-script FILE     run FILE in vm0 once the cluster is up (guest agent); the job ends with it
                               (with -E too, both start then; the host script is stopped when FILE ends)
   --user-data FILE            cloud-init user-data for every VM, instead of the template's

@@ -79,7 +79,7 @@ export async function publish(staging: string, final: string): Promise<void> {
 export async function pruneOtherRecipes(cacheDir: string, current: readonly string[]): Promise<void> {
   const keep = new Set(current.map((dir) => basename(dir)));
   for (const entry of await readdir(cacheDir)) {
-    if (/^(kernel|debootstrap|cloud|tiny)-[0-9a-f]{16}$/.test(entry) && !keep.has(entry)) {
+    if (/^(kernel|debootstrap|cloud|tiny|vslurm)-[0-9a-f]{16}$/.test(entry) && !keep.has(entry)) {
       await rm(join(cacheDir, entry), { recursive: true, force: true });
     }
   }

@@ -94,6 +94,29 @@ async function customise(root: string, kernel: KernelTree): Promise<void> {
   await run(["systemctl", `--root=${root}`, "mask", ...CLOUD_MASK_UNITS]);
 }
 
+/** apt-get install in the tree, no daemon started (policy-rc.d), the host's resolver borrowed meanwhile. */
+async function installPackages(root: string, packages: string[]): Promise<void> {
+  const policy = join(root, "usr/sbin/policy-rc.d");
+  const resolv = join(root, "etc/resolv.conf");
+  await writeFile(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  await rm(resolv, { force: true });
+  await cp("/etc/resolv.conf", resolv);
+  try {
+    await run([
+      "chroot",
+      root,
+      "sh",
+      "-c",
+      "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends " +
+        packages.join(" "),
+    ]);
+  } finally {
+    // customise() puts systemd-resolved's stub link back
+    await rm(policy, { force: true });
+    await rm(resolv, { force: true });
+  }
+}
+
 /** Builds kernel-less parts of the cloud image into out/: disk.qcow2 and initrd.img. */
 export async function buildCloud(opts: {
   debootstrapRoot: string;
@@ -101,13 +124,20 @@ export async function buildCloud(opts: {
   work: string;
   out: string;
   log: (msg: string) => void;
+  /** Extra packages and units to leave disabled (the recipes' guest). */
+  extra?: { packages: string[]; disable: string[] };
 }): Promise<void> {
   const { kernel, work, out, log } = opts;
   const root = join(work, "root");
   await mkdir(out, { recursive: true });
   log("guest: copying the debootstrap tree and customising it (about 10 s)...");
   await run(["cp", "-a", "--reflink=auto", opts.debootstrapRoot, root]);
+  if (opts.extra) {
+    log(`guest: apt-get install ${opts.extra.packages.join(" ")}...`);
+    await installPackages(root, opts.extra.packages);
+  }
   await customise(root, kernel);
+  if (opts.extra) await run(["systemctl", `--root=${root}`, "disable", ...opts.extra.disable]);
   log("guest: mkfs.ext4 + qcow2 zstd conversion (about 30 s)...");
   const raw = join(work, "rootfs.img");
   await run(["mkfs.ext4", "-q", "-F", "-L", "rootfs", "-m", "1", "-d", root, raw, CLOUD_ROOTFS_SIZE]);

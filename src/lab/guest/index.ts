@@ -11,7 +11,7 @@ import {
 } from "./cache.js";
 import { buildCloud, CLOUD_RECIPE, DEBOOTSTRAP_RECIPE, debootstrap } from "./cloud.js";
 import { buildKernelTree, type KernelTree, readKernelTree } from "./kernel.js";
-import { BUILD_VERSION, KERNEL_META_PACKAGE, recipeHash } from "./recipe.js";
+import { BUILD_VERSION, KERNEL_META_PACKAGE, recipeHash, VSLURM_RECIPE } from "./recipe.js";
 import { buildTiny, TINY_RECIPE } from "./tiny.js";
 
 export { DEFAULT_CACHE_DIR } from "./cache.js";
@@ -31,6 +31,8 @@ export interface GuestImages {
   cloud: GuestImage;
   /** NoCloud-SUBSET busybox guest for many-VM tests: the `lab-tiny` template. */
   tiny: Omit<GuestImage, "disk"> & { disk?: string };
+  /** The cloud guest plus SLURM, munge and Open MPI: the recipes' templates (vslurm-head, vslurm-node). */
+  vslurm: GuestImage;
 }
 
 export interface EnsureGuestImagesOptions {
@@ -83,12 +85,17 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
     `cloud-${recipeHash({ BUILD_VERSION, kernelDir, debootstrapHash, CLOUD_RECIPE })}`,
   );
   const tinyDir = join(cacheDir, `tiny-${recipeHash({ BUILD_VERSION, kernelDir, TINY_RECIPE })}`);
+  const vslurmDir = join(
+    cacheDir,
+    `vslurm-${recipeHash({ BUILD_VERSION, kernelDir, debootstrapHash, CLOUD_RECIPE, VSLURM_RECIPE })}`,
+  );
 
   const cached = async () => {
     const kernel = await readKernelTree(kernelDir);
     const cloud = await readManifest<GuestImage>(cloudDir, kernel);
     const tiny = await readManifest<GuestImages["tiny"]>(tinyDir, kernel);
-    return cloud && tiny ? { cloud, tiny } : undefined;
+    const vslurm = await readManifest<GuestImage>(vslurmDir, kernel);
+    return cloud && tiny && vslurm ? { cloud, tiny, vslurm } : undefined;
   };
   const hit = await cached();
   if (hit) return hit;
@@ -112,27 +119,9 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
       if (!kernel) throw new PcoccError(`${kernelDir}: kernel tree missing after build`);
     }
 
-    let cloud = await readManifest<GuestImage>(cloudDir, kernel);
-    if (!cloud) {
-      // lstat: /sbin/init is an absolute symlink, meaningful only inside the tree.
-      if (!(await lstat(join(debootstrapDir, "root", "sbin/init")).catch(() => undefined))) {
-        log(`guest: debootstrap ${DEBOOTSTRAP_RECIPE.suite} minbase + cloud-init (about 80 s)...`);
-        const work = await stagingDir(cacheDir, "debootstrap");
-        await debootstrap(work);
-        await publish(work, debootstrapDir);
-      }
-      const work = await stagingDir(cacheDir, "cloud");
-      const out = join(work, "out");
-      await buildCloud({ debootstrapRoot: join(debootstrapDir, "root"), kernel, work, out, log });
-      cloud = {
-        kernel: kernel.image,
-        initrd: join(cloudDir, "initrd.img"),
-        disk: join(cloudDir, "disk.qcow2"),
-        kernelArgs: CLOUD_KERNEL_ARGS,
-      };
-      await writeManifest(out, cloud, kernel);
-      await publish(out, cloudDir);
-    }
+    const parts = { cacheDir, kernel, debootstrapDir, log };
+    const cloud = await ensureCloudLike(parts, cloudDir);
+    const vslurm = await ensureCloudLike(parts, vslurmDir, VSLURM_RECIPE);
 
     let tiny = await readManifest<GuestImages["tiny"]>(tinyDir, kernel);
     if (!tiny) {
@@ -150,8 +139,38 @@ export async function ensureGuestImages(opts: EnsureGuestImagesOptions = {}): Pr
       await publish(out, tinyDir);
     }
     await sweepStaging(cacheDir);
-    await pruneOtherRecipes(cacheDir, [kernelDir, debootstrapDir, cloudDir, tinyDir]);
+    await pruneOtherRecipes(cacheDir, [kernelDir, debootstrapDir, cloudDir, tinyDir, vslurmDir]);
     log(`guest: images ready in ${cacheDir} (${Math.round((Date.now() - started) / 1000)} s)`);
-    return { cloud, tiny };
+    return { cloud, tiny, vslurm };
   });
+}
+
+/** A Debian guest (the cloud one, or it plus `extra` packages) in `dir`, built from the debootstrap tree. */
+async function ensureCloudLike(
+  p: { cacheDir: string; kernel: KernelTree; debootstrapDir: string; log: (msg: string) => void },
+  dir: string,
+  extra?: typeof VSLURM_RECIPE,
+): Promise<GuestImage> {
+  const { cacheDir, kernel, debootstrapDir, log } = p;
+  const have = await readManifest<GuestImage>(dir, kernel);
+  if (have) return have;
+  // lstat: /sbin/init is an absolute symlink, meaningful only inside the tree.
+  if (!(await lstat(join(debootstrapDir, "root", "sbin/init")).catch(() => undefined))) {
+    log(`guest: debootstrap ${DEBOOTSTRAP_RECIPE.suite} minbase + cloud-init (about 80 s)...`);
+    const work = await stagingDir(cacheDir, "debootstrap");
+    await debootstrap(work);
+    await publish(work, debootstrapDir);
+  }
+  const work = await stagingDir(cacheDir, extra ? "vslurm" : "cloud");
+  const out = join(work, "out");
+  await buildCloud({ debootstrapRoot: join(debootstrapDir, "root"), kernel, work, out, log, extra });
+  const image = {
+    kernel: kernel.image,
+    initrd: join(dir, "initrd.img"),
+    disk: join(dir, "disk.qcow2"),
+    kernelArgs: CLOUD_KERNEL_ARGS,
+  };
+  await writeManifest(out, image, kernel);
+  await publish(out, dir);
+  return image;
 }

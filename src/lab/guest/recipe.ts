@@ -77,6 +77,16 @@ export const CLOUD_MODULE_EXCLUDE = [
   "kernel/net/mac802154",
 ];
 
+/**
+ * The recipes' guest (`lab-vslurm`): the cloud guest plus SLURM, munge and Open MPI, installed with apt in
+ * a copy of the debootstrap tree. The daemons are left disabled: the recipe's user-data configures and
+ * starts them once it knows the cluster.
+ */
+export const VSLURM_RECIPE = {
+  packages: ["slurm-wlm", "munge", "openmpi-bin", "python3-mpi4py"],
+  disable: ["slurmctld.service", "slurmd.service", "munge.service"],
+};
+
 /** Root fs size (sparse ext4; the qcow2 holds only the used blocks). */
 export const CLOUD_ROOTFS_SIZE = "2G";
 

@@ -175,6 +175,8 @@ hostname localhost
 
 S=/run/pcocc-nocloud
 mkdir -p $S /run/seed
+# the user-data may hold secrets (the cluster facts' shared secret): root's alone, as with cloud-init
+chmod 700 $S
 tab=$(printf '\\t')
 
 # Seed: a volume labelled cidata (ISO 9660 or VFAT), wherever the VM helper attached it.
@@ -187,7 +189,7 @@ while [ $i -lt 60 ]; do
   sleep 0.05
 done
 if [ -n "$dev" ]; then
-  mount -o ro -t iso9660 "$dev" /run/seed 2>/dev/null || mount -o ro -t vfat "$dev" /run/seed || echo "pcocc-tiny: cannot mount seed $dev"
+  mount -o ro,mode=0400,dmode=0500 -t iso9660 "$dev" /run/seed 2>/dev/null || mount -o ro,umask=077 -t vfat "$dev" /run/seed || echo "pcocc-tiny: cannot mount seed $dev"
 else
   echo "pcocc-tiny: no cidata seed found"
 fi
@@ -305,6 +307,8 @@ commands $S/user runcmd >$S/runcmd.sh
 sh $S/runcmd.sh
 [ -x $S/user-script ] && $S/user-script
 
+# cloud-init's "boot finished" marker, which readiness checks (cloud-init) look for
+mkdir -p /var/lib/cloud/instance && date >/var/lib/cloud/instance/boot-finished
 printf '\\npcocc-guest: ready hostname=%s\\n' "$(hostname)"
 `;
 

@@ -25,6 +25,12 @@ const guests = {
     image: "lab-guest",
   },
   tiny: { kernel: "/t/vmlinux", initrd: "/t/initrd", kernelArgs: "console=ttyS0" },
+  vslurm: {
+    kernel: "/c/vmlinux",
+    initrd: "/v/initrd",
+    kernelArgs: "console=ttyS0 root=LABEL=rootfs",
+    image: "lab-vslurm",
+  },
 };
 
 const CA = "/lab/etc/etcd-tls/ca.crt";
@@ -55,6 +61,13 @@ describe("lab pcocc configuration", () => {
     const seed = resolveTemplate(config, "lab-seed");
     expect(seed.settings["resource-set"]).toBe("seed-cluster");
     expect(JSON.stringify(seed)).toContain("/t/initrd");
+    // the vslurm recipe: its templates, their user-data in the checkout's recipes/, their gates
+    const head = resolveTemplate(config, "vslurm-head");
+    expect(head.recipe).toBe("vslurm");
+    expect(head.settings.image).toBe("lab-vslurm");
+    expect(head.settings["user-data"]).toMatch(/\/recipes\/vslurm\/user-data\.yaml$/);
+    expect(head.settings.readiness).toEqual(["tcp:6817", "exec:/usr/local/sbin/pcocc-vslurm-ready"]);
+    expect(resolveTemplate(config, "vslurm-node").settings.readiness).toEqual(["tcp:6818"]);
   });
 
   it("is valid before the guests exist (no templates yet)", async () => {

@@ -39,7 +39,14 @@ describe("splitBatchArgs", () => {
       mounts: [],
       images: [],
       restartDir: undefined,
+      gate: undefined,
     });
+  });
+  it("takes --wait alone (all VMs) or --wait=ROLE, never a separate word", () => {
+    expect(launchOptions(splitBatchArgs(["--wait", "t:2"], ALLOC_OPTIONS)).gate).toBe("all");
+    expect(launchOptions(splitBatchArgs(["--wait=worker", "-N2", "t:2"], BATCH_OPTIONS)).gate).toBe("worker");
+    expect(splitBatchArgs(["--wait", "-N2", "t"], ALLOC_OPTIONS).passThrough).toEqual(["-N2"]);
+    expect(() => launchOptions(splitBatchArgs(["--wait=", "t"], ALLOC_OPTIONS))).toThrow(/invalid --wait=/);
   });
   it("takes -r as the checkpoint directory to restart from", () => {
     expect(launchOptions(splitBatchArgs(["-r", "/ckpt", "t"], ALLOC_OPTIONS)).restartDir).toBe("/ckpt");
