@@ -1,26 +1,40 @@
 import type { Command } from "commander";
+import { passThroughHelp } from "../pass-through-help.js";
+
+const MOUNT = "--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]";
 
 export function register(program: Command): void {
-  program
+  const alloc = program
     .command("alloc")
     .description("Instantiate or restore a virtual cluster (interactive mode)")
     .usage(
       "[-E SCRIPT] [-r DIR] [--user-data FILE] [--mount TAG=PATH[,OPT=VAL]] [--image [TPL=]IMAGE] [SALLOC OPTIONS] CLUSTER_DEFINITION",
     )
     .argument("[args...]", "pcocc options, salloc options, then the cluster definition (e.g. mytpl:4)")
-    .allowUnknownOption()
-    .addHelpText(
-      "after",
-      `
-pcocc options (anything else goes to salloc; -c is the number of vCPUs per VM):
-  -E, --alloc-script SCRIPT   run SCRIPT on the first host instead of an interactive shell
-  -r, --restart-ckpt DIR      resume the VMs from the checkpoint in DIR (see pcocc ckpt)
-  --user-data FILE            cloud-init user-data for every VM, instead of the template's
-  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
-  --image [TPL=]IMAGE         boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)`,
-    )
-    .action(async (args: string[]) => {
-      const { alloc } = await import("../../slurm/index.js");
-      process.exitCode = await alloc(args);
-    });
+    .allowUnknownOption();
+  passThroughHelp(alloc, {
+    heading: "pcocc options (anything else goes to salloc; -c is the number of vCPUs per VM)",
+    options: [
+      {
+        flags: "-E, --alloc-script SCRIPT",
+        description: "run SCRIPT on the first host instead of an interactive shell",
+      },
+      {
+        flags: "-r, --restart-ckpt DIR",
+        description: "resume the VMs from the checkpoint in DIR (see pcocc ckpt)",
+      },
+      {
+        flags: "--user-data FILE",
+        description: "cloud-init user-data for every VM, instead of the template's",
+      },
+      { flags: MOUNT, description: "share a host directory (repeatable)" },
+      {
+        flags: "--image [TPL=]IMAGE",
+        description: "boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)",
+      },
+    ],
+  }).action(async (args: string[]) => {
+    const { alloc } = await import("../../slurm/index.js");
+    process.exitCode = await alloc(args);
+  });
 }

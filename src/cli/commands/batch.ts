@@ -1,28 +1,46 @@
 import type { Command } from "commander";
+import { passThroughHelp } from "../pass-through-help.js";
 
 export function register(program: Command): void {
-  program
+  const batch = program
     .command("batch")
     .description("Instantiate or restore a virtual cluster (batch mode)")
     .usage(
       "[-E HOST_SCRIPT | -b VM_SCRIPT] [-r DIR] [--user-data FILE] [--mount SPEC] [--image [TPL=]IMAGE] [SBATCH OPTIONS] CLUSTER_DEFINITION",
     )
     .argument("[args...]", "pcocc options, sbatch options, then the cluster definition (e.g. mytpl:4)")
-    .allowUnknownOption()
-    .addHelpText(
-      "after",
-      `
-pcocc options (anything else goes to sbatch; the job is named pcocc unless -J is given):
-  -E, --host-script FILE      run FILE on the first host once the cluster is up; the job ends with it
-  -r, --restart-ckpt DIR      resume the VMs from the checkpoint in DIR (see pcocc ckpt)
-  -b, --batch-script FILE     run FILE in vm0 once the cluster is up (guest agent); the job ends with it
-  --user-data FILE            cloud-init user-data for every VM, instead of the template's
-  --mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]   share a host directory (repeatable)
-  --image [TPL=]IMAGE         boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)
-Output goes to pcocc_<jobid>.out / pcocc_<jobid>.err.`,
-    )
-    .action(async (args: string[]) => {
-      const { batch } = await import("../../slurm/index.js");
-      process.exitCode = await batch(args);
-    });
+    .allowUnknownOption();
+  passThroughHelp(batch, {
+    heading: "pcocc options (anything else goes to sbatch; the job is named pcocc unless -J is given)",
+    options: [
+      {
+        flags: "-E, --host-script FILE",
+        description: "run FILE on the first host once the cluster is up; the job ends with it",
+      },
+      {
+        flags: "-r, --restart-ckpt DIR",
+        description: "resume the VMs from the checkpoint in DIR (see pcocc ckpt)",
+      },
+      {
+        flags: "-b, --batch-script FILE",
+        description: "run FILE in vm0 once the cluster is up (guest agent); the job ends with it",
+      },
+      {
+        flags: "--user-data FILE",
+        description: "cloud-init user-data for every VM, instead of the template's",
+      },
+      {
+        flags: "--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]",
+        description: "share a host directory (repeatable)",
+      },
+      {
+        flags: "--image [TPL=]IMAGE",
+        description: "boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)",
+      },
+    ],
+    notes: "Output goes to pcocc_<jobid>.out / pcocc_<jobid>.err.",
+  }).action(async (args: string[]) => {
+    const { batch } = await import("../../slurm/index.js");
+    process.exitCode = await batch(args);
+  });
 }
