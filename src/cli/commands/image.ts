@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { IMAGE_URI } from "../completion.js";
 
 async function context() {
   const [{ loadConfig }, image] = await Promise.all([
@@ -36,7 +37,7 @@ function registerInspect(image: Command): void {
   image
     .command("show")
     .description("show an image and its revisions")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .option("--json", "print JSON instead of a table")
     .action(async (uri: string, opts: { json?: boolean }) => {
       const { config, image } = await context();
@@ -68,7 +69,7 @@ function registerTransfers(image: Command): void {
   image
     .command("export")
     .description("export an image (all layers flattened) to a file")
-    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<src>", IMAGE_URI)
     .argument("<dst>", "[FMT:]destination file (must not exist)")
     .option("-t, --fmt <fmt>", "output format (default: FMT: prefix, else the file's suffix, else raw)")
     .action(async (src: string, dst: string, opts: { fmt?: string }) => {
@@ -80,7 +81,7 @@ function registerTransfers(image: Command): void {
   image
     .command("copy")
     .description("copy an image (one revision, layers shared when possible) to a new name or repository")
-    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<src>", IMAGE_URI)
     .argument("<dst>", "[REPO:]NAME")
     .action(async (src: string, dst: string) => {
       const { config, image } = await context();
@@ -94,7 +95,7 @@ function registerChanges(image: Command): void {
   image
     .command("delete")
     .description("delete one revision (NAME@REV) or every revision of an image; space is freed by `repo gc`")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .action(async (uri: string) => {
       const { config, image } = await context();
       const r = await image.deleteImage(config, uri);
@@ -106,7 +107,7 @@ function registerChanges(image: Command): void {
   image
     .command("resize")
     .description("add a revision with a larger virtual disk size")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .argument("<size>", "new size, e.g. 20G")
     .action(async (uri: string, size: string) => {
       const { config, image } = await context();
