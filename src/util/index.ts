@@ -5,3 +5,4 @@ export { JsonValueSplitter } from "./json-stream.js";
 export { formatTable } from "./table.js";
 export { parentPid, processStartTime } from "./proc.js";
 export { exitStatus } from "./exit-status.js";
+export { progressLine, type ProgressLine } from "./progress.js";

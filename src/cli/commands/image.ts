@@ -47,6 +47,30 @@ function registerInspect(image: Command): void {
     });
 }
 
+/**
+ * Status on stderr once data starts to move (so an error found before says only what is wrong), and a
+ * progress line while `work` runs; Ctrl-C stops it cleanly.
+ */
+async function transfer<T>(
+  what: string,
+  work: (run: { signal: AbortSignal; onProgress: (done: number, total: number) => void }) => Promise<T>,
+): Promise<T> {
+  const [{ progressLine }, { interruptible }] = await Promise.all([
+    import("../../util/index.js"),
+    import("../interrupt.js"),
+  ]);
+  const bar = progressLine(what, { bytes: true });
+  let started = false;
+  const onProgress = (done: number, total: number): void => {
+    if (!started) process.stderr.write(`${what} image ...\n`);
+    started = true;
+    bar.update(done, total);
+  };
+  const result = await interruptible(`${what} image`, (signal) => work({ signal, onProgress }));
+  bar.end();
+  return result;
+}
+
 /** import, export, copy */
 function registerTransfers(image: Command): void {
   image
@@ -57,8 +81,9 @@ function registerTransfers(image: Command): void {
     .option("-t, --fmt <fmt>", "source format (default: detected)")
     .action(async (src: string, dst: string, opts: { fmt?: string }) => {
       const { config, image } = await context();
-      out(`Importing image ...\n`);
-      const r = await image.importImage(config, src, dst, { format: opts.fmt });
+      const r = await transfer("Importing", (run) =>
+        image.importImage(config, src, dst, { format: opts.fmt, ...run }),
+      );
       if (r.alsoIn.length > 0) {
         process.stderr.write(
           `Warning: an image with the same name also exists in repo ${r.alsoIn.join(", ")}\n`,
@@ -74,8 +99,9 @@ function registerTransfers(image: Command): void {
     .option("-t, --fmt <fmt>", "output format (default: FMT: prefix, else the file's suffix, else raw)")
     .action(async (src: string, dst: string, opts: { fmt?: string }) => {
       const { config, image } = await context();
-      out(`Exporting image ...\n`);
-      const r = await image.exportImage(config, src, dst, { format: opts.fmt });
+      const r = await transfer("Exporting", (run) =>
+        image.exportImage(config, src, dst, { format: opts.fmt, ...run }),
+      );
       out(`Image ${r.repo}:${r.name}@${r.revision} exported to ${r.exported.path} (${r.exported.format})\n`);
     });
   image
@@ -85,8 +111,8 @@ function registerTransfers(image: Command): void {
     .argument("<dst>", "[REPO:]NAME")
     .action(async (src: string, dst: string) => {
       const { config, image } = await context();
-      out(`Copying image ...\n`);
-      out(`Image successfully copied to ${await image.copyImage(config, src, dst)}\n`);
+      const uri = await transfer("Copying", (run) => image.copyImage(config, src, dst, run));
+      out(`Image successfully copied to ${uri}\n`);
     });
 }
 
