@@ -6,3 +6,12 @@ export { formatTable } from "./table.js";
 export { parentPid, processStartTime } from "./proc.js";
 export { exitStatus } from "./exit-status.js";
 export { progressLine, type ProgressLine } from "./progress.js";
+export {
+  NODE_LOG_DIR,
+  createHypervisorLog,
+  hypervisorLogPath,
+  hypervisorLogger,
+  sealHypervisorLog,
+  setupLogPath,
+  setupLogger,
+} from "./node-log.js";
