@@ -5,6 +5,8 @@
 export interface ProgressLine {
   update(done: number, total: number): void;
   end(): void;
+  /** The work failed: the line is erased, so the error is printed on a line of its own. */
+  abandon(): void;
 }
 
 const REDRAW_MS = 200;
@@ -45,6 +47,9 @@ export function progressLine(
     },
     end() {
       if (stream.isTTY && drawn) stream.write(`\r\x1b[K${label} 100%\n`);
+    },
+    abandon() {
+      if (stream.isTTY && drawn) stream.write("\r\x1b[K");
     },
   };
 }

@@ -66,9 +66,14 @@ async function transfer<T>(
     started = true;
     bar.update(done, total);
   };
-  const result = await interruptible(`${what} image`, (signal) => work({ signal, onProgress }));
-  bar.end();
-  return result;
+  try {
+    const result = await interruptible(`${what} image`, (signal) => work({ signal, onProgress }));
+    bar.end();
+    return result;
+  } catch (err) {
+    bar.abandon();
+    throw err;
+  }
 }
 
 /** import, export, copy */

@@ -133,7 +133,8 @@ describe("image transfers", () => {
     });
     term.write("\x03");
     expect(await exited).toBe(130);
-    expect(output).toContain("pcocc: Importing image interrupted");
+    // on a line of its own: the progress line is erased first
+    expect(output).toMatch(/\r\x1b\[K(\^C)?pcocc: Importing image interrupted\r?\n/);
     expect(repoContents(dirs.repo)).toEqual([]);
   });
 });
