@@ -1,7 +1,22 @@
 import type { Command } from "commander";
-import { passThroughHelp } from "../pass-through-help.js";
+import { passThroughHelp, type PassThroughOption } from "../pass-through-help.js";
 
-const MOUNT = "--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]";
+/** The pcocc options alloc and batch share (after their own -E/-b), as --help and the man pages list them. */
+export const LAUNCH_OPTIONS: PassThroughOption[] = [
+  {
+    flags: "-r, --restart-ckpt DIR",
+    description: "resume the VMs from the checkpoint in DIR (see pcocc ckpt)",
+  },
+  { flags: "--user-data FILE", description: "cloud-init user-data for every VM, instead of the template's" },
+  {
+    flags: "--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]",
+    description: "share a host directory (repeatable)",
+  },
+  {
+    flags: "--image [TPL=]IMAGE",
+    description: "boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)",
+  },
+];
 
 export function register(program: Command): void {
   const alloc = program
@@ -19,19 +34,7 @@ export function register(program: Command): void {
         flags: "-E, --alloc-script SCRIPT",
         description: "run SCRIPT on the first host instead of an interactive shell",
       },
-      {
-        flags: "-r, --restart-ckpt DIR",
-        description: "resume the VMs from the checkpoint in DIR (see pcocc ckpt)",
-      },
-      {
-        flags: "--user-data FILE",
-        description: "cloud-init user-data for every VM, instead of the template's",
-      },
-      { flags: MOUNT, description: "share a host directory (repeatable)" },
-      {
-        flags: "--image [TPL=]IMAGE",
-        description: "boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)",
-      },
+      ...LAUNCH_OPTIONS,
     ],
   }).action(async (args: string[]) => {
     const { alloc } = await import("../../slurm/index.js");

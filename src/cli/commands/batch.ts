@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { passThroughHelp } from "../pass-through-help.js";
+import { LAUNCH_OPTIONS } from "./alloc.js";
 
 export function register(program: Command): void {
   const batch = program
@@ -18,25 +19,10 @@ export function register(program: Command): void {
         description: "run FILE on the first host once the cluster is up; the job ends with it",
       },
       {
-        flags: "-r, --restart-ckpt DIR",
-        description: "resume the VMs from the checkpoint in DIR (see pcocc ckpt)",
-      },
-      {
         flags: "-b, --batch-script FILE",
         description: "run FILE in vm0 once the cluster is up (guest agent); the job ends with it",
       },
-      {
-        flags: "--user-data FILE",
-        description: "cloud-init user-data for every VM, instead of the template's",
-      },
-      {
-        flags: "--mount TAG=PATH[,type=virtio-9p|virtio-fs][,readonly=true|false]",
-        description: "share a host directory (repeatable)",
-      },
-      {
-        flags: "--image [TPL=]IMAGE",
-        description: "boot TPL's VMs (all VMs if one template) from IMAGE (repeatable)",
-      },
+      ...LAUNCH_OPTIONS,
     ],
     notes: "Output goes to pcocc_<jobid>.out / pcocc_<jobid>.err.",
   }).action(async (args: string[]) => {
