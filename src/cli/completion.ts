@@ -1,8 +1,9 @@
 import type { Command, Option } from "commander";
 
 /**
- * Bash completion asks pcocc itself (`pcocc internal complete CWORD WORDS...`), so verbs and options always
- * are those of the program definition `--help` shows; without candidates bash completes file names.
+ * Bash and zsh completion ask pcocc itself (`pcocc internal complete CWORD WORDS...`), so verbs and options
+ * always are those of the program definition `--help` shows; without candidates the shell completes file
+ * names.
  */
 export const BASH_COMPLETION = `# bash completion for pcocc
 _pcocc() {
@@ -12,14 +13,41 @@ _pcocc() {
 complete -o default -F _pcocc pcocc
 `;
 
+/**
+ * Sourced (`source <(pcocc internal complete --zsh)`, after compinit) it registers itself; installed as
+ * `_pcocc` in $fpath, compinit autoloads it on the first completion and it completes at once.
+ */
+export const ZSH_COMPLETION = `#compdef pcocc
+# zsh completion for pcocc
+_pcocc() {
+  local -a candidates
+  candidates=("\${(@f)$(pcocc internal complete -- $((CURRENT - 1)) "\${words[@]}" 2>/dev/null)}")
+  candidates=("\${(@)candidates:#}")
+  if (( \${#candidates} )); then
+    compadd -- "\${candidates[@]}"
+  else
+    _files
+  fi
+}
+if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then
+  _pcocc "$@"
+else
+  compdef _pcocc pcocc
+fi
+`;
+
 /** What a positional argument holds, by its name in the program definition. */
-type ArgKind = "template" | "vm" | "definition" | undefined;
+type ArgKind = "template" | "vm" | "definition" | "image" | undefined;
+
+/** How the image verbs describe an argument that names an existing image. */
+export const IMAGE_URI = "[REPO:]NAME[@REV]";
 
 function argKind(cmd: Command, index: number): ArgKind {
   const args = cmd.registeredArguments;
   const arg = args[Math.min(index, args.length - 1)];
   const name = arg?.name();
   if (name === "template") return "template";
+  if (arg?.description === IMAGE_URI && index < args.length) return "image";
   if (name === "vm" || name === "vms") return index < args.length ? "vm" : undefined;
   if (cmd.name() === "alloc" || cmd.name() === "batch") return "definition";
   if (["ssh", "nc"].includes(cmd.name())) return "vm";
@@ -68,6 +96,16 @@ async function templateNames(): Promise<string[]> {
   return Object.keys((await loadConfig()).templates).sort();
 }
 
+/** `REPO:NAME` of every image in the configured repositories. */
+async function imageUris(): Promise<string[]> {
+  const [{ loadConfig }, { listImages }] = await Promise.all([
+    import("../config/index.js"),
+    import("../image/index.js"),
+  ]);
+  const repos = await listImages(await loadConfig());
+  return repos.flatMap((r) => r.images.map((i) => `${r.repo}:${i.name}`));
+}
+
 /** Inside an allocation there is one SLURM task per VM: vm0 … vm(N-1), no etcd round-trip needed. */
 function currentVmNames(env: NodeJS.ProcessEnv): string[] {
   const n = Number(env.SLURM_NTASKS ?? env.SLURM_NPROCS ?? 0);
@@ -77,6 +115,7 @@ function currentVmNames(env: NodeJS.ProcessEnv): string[] {
 async function positionalCandidates(kind: ArgKind, current: string): Promise<string[]> {
   if (kind === "template") return templateNames();
   if (kind === "vm") return currentVmNames(process.env);
+  if (kind === "image") return imageUris();
   if (kind === "definition") {
     // after a comma, the next item of `tplA:2,tplB`
     const head = current.slice(0, current.lastIndexOf(",") + 1);

@@ -29,6 +29,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
   exec: [() => import("./commands/exec.js")],
   agent: [() => import("./commands/agent.js")],
   run: [() => import("./commands/run.js")],
+  help: [() => import("./commands/help.js")],
   internal: [
     () => import("./commands/internal-launcher.js"),
     () => import("./commands/internal-run.js"),

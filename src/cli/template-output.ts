@@ -52,23 +52,39 @@ function show(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-/** pcocc's `image-revision` row: the revision a VM of this template would boot, or N/A. */
-async function imageRevision(config: PcoccConfig, image: string | null): Promise<string> {
-  if (!image) return "N/A";
+/** The revision a VM of this template would boot, or null (no image, or none found). */
+async function imageRevision(
+  config: PcoccConfig,
+  image: string | null,
+): Promise<{ revision: number; timestamp: number } | null> {
+  if (!image) return null;
   const { resolveImage } = await import("../image/index.js");
   try {
     const resolved = await resolveImage(config, image);
-    return `${resolved.revision} (${new Date(resolved.meta.timestamp * 1000).toISOString()})`;
+    return { revision: resolved.revision, timestamp: resolved.meta.timestamp };
   } catch {
-    return "N/A";
+    return null;
   }
+}
+
+/** pcocc's `image-revision` row: `REV (date)`, or N/A. */
+function showRevision(r: { revision: number; timestamp: number } | null): string {
+  return r ? `${r.revision} (${new Date(r.timestamp * 1000).toISOString()})` : "N/A";
+}
+
+interface Attribute {
+  attribute: string;
+  inherited: boolean;
+  /** The template that sets it; null for values no template sets (the default resource set, the revision). */
+  from: string | null;
+  value: unknown;
 }
 
 export async function templateShow(name: string, opts: { json?: boolean }): Promise<string> {
   const { loadConfigWithImages } = await import("../image/index.js");
   const config = await loadConfigWithImages();
   const t = resolveTemplate(config, name);
-  const attributes: Array<{ attribute: string; inherited: boolean; from: string; value: unknown }> = [];
+  const attributes: Attribute[] = [];
   if (t.description)
     attributes.push({ attribute: "description", inherited: false, from: t.name, value: t.description });
   if (t.inherits)
@@ -80,19 +96,19 @@ export async function templateShow(name: string, opts: { json?: boolean }): Prom
     attributes.push({
       attribute: "resource-set",
       inherited: false,
-      from: "",
+      from: null,
       value: t.settings["resource-set"],
     });
-  attributes.push({
-    attribute: "image-revision",
-    inherited: false,
-    from: "",
-    value: await imageRevision(config, t.settings.image),
-  });
+  const revision = await imageRevision(config, t.settings.image);
+  attributes.push({ attribute: "image-revision", inherited: false, from: null, value: revision });
   if (opts.json)
     return JSON.stringify({ name: t.name, scope: t.scope, file: t.file, attributes }, null, 2) + "\n";
   return formatTable(
     ["ATTRIBUTE", "INHERITED", "VALUE"],
-    attributes.map((a) => [a.attribute, a.inherited ? `Yes (${a.from})` : "No", show(a.value)]),
+    attributes.map((a) => [
+      a.attribute,
+      a.inherited ? `Yes (${a.from})` : "No",
+      a.attribute === "image-revision" ? showRevision(revision) : show(a.value),
+    ]),
   );
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PcoccError } from "../util/index.js";
 import { type BlobEntry, planGc, type StagingEntry } from "./gc.js";
 import { isBlobHash } from "./meta.js";
+import { readQcow2Header } from "./qcow2.js";
 import type { Repository } from "./repository.js";
 import { type ReposConfig, asUri, findRepository, locateImage, repositories } from "./resolve.js";
 import { processAlive } from "./staging.js";
@@ -16,6 +17,8 @@ export interface ImageRevisionInfo {
   layers: number;
   /** Bytes of the revision's own (top) layer on disk. */
   size: number;
+  /** Bytes of the disk the VM sees; null when the top layer is missing or not qcow2. */
+  virtualSize: number | null;
 }
 
 export interface ImageInfo {
@@ -28,6 +31,7 @@ export interface ImageInfo {
   timestamp: number;
   layers: number;
   size: number;
+  virtualSize: number | null;
   revisions: ImageRevisionInfo[];
 }
 
@@ -49,13 +53,16 @@ async function describe(repo: Repository, name: string, revs: number[]): Promise
   for (const revision of [...revs].sort((a, b) => b - a)) {
     const meta = await repo.readMeta(name, revision);
     if (revisions.length === 0) kind = meta.kind;
-    const top = await lstat(repo.blobPath(meta.data_blobs.at(-1)!)).catch(() => undefined);
+    const topPath = repo.blobPath(meta.data_blobs.at(-1)!);
+    const top = await lstat(topPath).catch(() => undefined);
+    const header = top ? await readQcow2Header(topPath).catch(() => undefined) : undefined;
     revisions.push({
       revision,
       owner: meta.owner,
       timestamp: meta.timestamp,
       layers: meta.data_blobs.length,
       size: top ? top.blocks * 512 : 0,
+      virtualSize: header?.virtualSize ?? null,
     });
   }
   const latest = revisions[0]!;

@@ -45,8 +45,9 @@ export function formatImageShow(info: ImageInfo & { uri: string }): string {
     ["Layers", String(info.layers)],
     ["Owner", info.owner],
     ["Date", formatDate(info.timestamp)],
+    ["Virtual size", info.virtualSize === null ? "N/A" : formatSize(info.virtualSize)],
   ];
-  const block = fields.map(([k, v]) => `${`${k}:`.padEnd(8)}${v}`).join("\n");
+  const block = fields.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}`).join("\n");
   const table = formatTable(
     ["REVISION", "SIZE", "CREATION DATE"],
     info.revisions.map((r) => [String(r.revision), formatSize(r.size), formatDate(r.timestamp)]),

@@ -1,7 +1,10 @@
-import { constants } from "node:fs";
-import { copyFile, rename, stat, unlink } from "node:fs/promises";
+import { constants, createReadStream, createWriteStream } from "node:fs";
+import { access, copyFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { PcoccError } from "../util/index.js";
+import { readQcow2Header } from "./qcow2.js";
 import { imageInfo, qemuImg } from "./qemu-img.js";
 import type { Repository, Staging } from "./repository.js";
 import {
@@ -19,6 +22,18 @@ import { type ImageUri, formatImageUri } from "./uri.js";
 const FORMAT = /^[a-z0-9_-]+$/;
 /** Disk formats pcocc recognises in a file name's suffix or a `FMT:path` prefix. */
 const DISK_FORMATS = ["raw", "qcow2", "qed", "vdi", "vpc", "vmdk"];
+
+/** A long transfer: stopped by `signal` (leaving nothing behind), reporting bytes done of the total. */
+export interface TransferRun {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** qemu-img's progress fraction as bytes of a disk of `total` bytes. */
+function convertRun(run: TransferRun, total: number) {
+  const report = run.onProgress;
+  return { signal: run.signal, onProgress: report && ((f: number) => report(f * total, total)) };
+}
 
 export interface ImportResult {
   uri: string;
@@ -57,7 +72,7 @@ export async function importImage(
   config: ReposConfig,
   src: string,
   dst: string | ImageUri,
-  opts: { format?: string } = {},
+  opts: { format?: string } & TransferRun = {},
 ): Promise<ImportResult> {
   const uri = asUri(dst);
   noRevision(uri, "Import destination");
@@ -74,14 +89,19 @@ export async function importImage(
     throw new PcoccError(`Source image ${src} is a directory (container images are not supported)`);
   const repo = targetRepository(config, uri);
   const alsoIn = await checkOverwrite(config, repo, uri.name);
-  const detected = (await imageInfo(src)).format;
+  const info = await imageInfo(src);
+  const detected = info.format;
   if (wanted !== undefined && wanted !== detected) {
     throw new PcoccError(`Mismatch between specified format ${wanted} and detected image type ${detected}`);
   }
   const staging = await repo.createStaging();
   try {
     const layer = staging.file("layer");
-    await qemuImg(["convert", "-f", detected, "-O", "qcow2", src, layer]);
+    await qemuImg(
+      ["convert", "-f", detected, "-O", "qcow2", src, layer],
+      convertRun(opts, info["virtual-size"]),
+    );
+    opts.signal?.throwIfAborted();
     const hash = await repo.commitBlob(layer);
     await repo.writeMeta(newMeta(uri.name, 0, [hash]), staging);
   } finally {
@@ -104,27 +124,48 @@ export function exportTarget(dst: string, format?: string): { path: string; form
   return { path: dst, format: wanted ?? (DISK_FORMATS.includes(suffix) ? suffix : "raw") };
 }
 
+/** What export can check before it copies anything: the format qemu-img writes, and where it writes. */
+async function checkExportTarget(dst: string, format: string): Promise<"new" | "device"> {
+  if (!DISK_FORMATS.includes(format)) {
+    const help = await qemuImg(["--help"]);
+    const supported = /Supported formats: (.*)/.exec(help)?.[1]?.split(/\s+/) ?? [];
+    if (!supported.includes(format)) throw new PcoccError(`Unsupported export format '${format}'`);
+  }
+  const existing = await stat(dst).catch(() => undefined);
+  if (existing?.isFile() || existing?.isDirectory())
+    throw new PcoccError(`Destination ${dst} already exists`);
+  if (existing) return "device";
+  const dir = dirname(dst);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new PcoccError(`Destination directory ${dir} does not exist`);
+  await access(dir, constants.W_OK | constants.X_OK).catch(() => {
+    throw new PcoccError(`Destination directory ${dir} is not writable`);
+  });
+  return "new";
+}
+
 /** Flattens the layer chain into one file; written next to the destination and renamed, so never half there. */
 export async function exportImage(
   config: ReposConfig,
   src: string | ImageUri,
   destination: string,
-  opts: { format?: string } = {},
+  opts: { format?: string } & TransferRun = {},
 ): Promise<ResolvedImage & { exported: { path: string; format: string } }> {
   const exported = exportTarget(destination, opts.format);
   const { path: dst, format } = exported;
   const image = await resolveImage(config, src);
   requireVmImage(image);
-  const existing = await stat(dst).catch(() => undefined);
-  if (existing?.isFile() || existing?.isDirectory())
-    throw new PcoccError(`Destination ${dst} already exists`);
-  if (existing) {
-    await qemuImg(["convert", "-f", "qcow2", "-O", format, "-n", image.topPath, dst]);
+  const target = await checkExportTarget(dst, format);
+  const size = (await readQcow2Header(image.topPath))?.virtualSize ?? 0;
+  const run = convertRun(opts, size);
+  if (target === "device") {
+    await qemuImg(["convert", "-f", "qcow2", "-O", format, "-n", image.topPath, dst], run);
     return { ...image, exported };
   }
   const tmp = join(dirname(dst), `.${basename(dst)}.pcocc-export-${process.pid}`);
   try {
-    await qemuImg(["convert", "-f", "qcow2", "-O", format, image.topPath, tmp]);
+    await qemuImg(["convert", "-f", "qcow2", "-O", format, image.topPath, tmp], run);
+    opts.signal?.throwIfAborted();
     await rename(tmp, dst);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
@@ -133,12 +174,49 @@ export async function exportImage(
   return { ...image, exported };
 }
 
+/**
+ * Copies a blob: a reflink where the file system has them (instant), else a stream that `run` can stop
+ * and that reports bytes.
+ */
+async function copyBlob(from: string, to: string, run: TransferRun & { base: number; total: number }) {
+  try {
+    await copyFile(from, to, constants.COPYFILE_FICLONE_FORCE);
+    return;
+  } catch {
+    // no reflinks here (or across these file systems): copy the bytes
+  }
+  let done = run.base;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, next) {
+      done += chunk.length;
+      run.onProgress?.(done, run.total);
+      next(null, chunk);
+    },
+  });
+  await pipeline(createReadStream(from), count, createWriteStream(to, { mode: 0o600 }), {
+    signal: run.signal,
+  });
+}
+
 /** Brings every blob of a chain into `repo` (no-op for blobs already there, e.g. same repository). */
-export async function ensureBlobs(repo: Repository, staging: Staging, image: ResolvedImage): Promise<void> {
-  for (const [i, hash] of image.meta.data_blobs.entries()) {
-    if (await stat(repo.blobPath(hash)).catch(() => undefined)) continue;
+export async function ensureBlobs(
+  repo: Repository,
+  staging: Staging,
+  image: ResolvedImage,
+  run: TransferRun = {},
+): Promise<void> {
+  const missing: number[] = [];
+  for (const [i, hash] of image.meta.data_blobs.entries())
+    if (!(await stat(repo.blobPath(hash)).catch(() => undefined))) missing.push(i);
+  const sizes = await Promise.all(missing.map(async (i) => (await stat(image.layers[i]!)).size));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let base = 0;
+  for (const [k, i] of missing.entries()) {
+    const hash = image.meta.data_blobs[i]!;
     const tmp = staging.file(`copy-${hash}`);
-    await copyFile(image.layers[i]!, tmp, constants.COPYFILE_FICLONE);
+    await copyBlob(image.layers[i]!, tmp, { ...run, base, total });
+    base += sizes[k]!;
+    run.signal?.throwIfAborted();
     const stored = await repo.commitBlob(tmp);
     if (stored !== hash)
       throw new PcoccError(`Layer ${image.layers[i]} does not match its hash (corrupt repository?)`);
@@ -149,6 +227,7 @@ export async function copyImage(
   config: ReposConfig,
   src: string | ImageUri,
   dst: string | ImageUri,
+  run: TransferRun = {},
 ): Promise<string> {
   const image = await resolveImage(config, src);
   const uri = asUri(dst);
@@ -157,7 +236,8 @@ export async function copyImage(
   await checkOverwrite(config, repo, uri.name);
   const staging = await repo.createStaging();
   try {
-    await ensureBlobs(repo, staging, image);
+    await ensureBlobs(repo, staging, image, run);
+    run.signal?.throwIfAborted();
     await repo.writeMeta(newMeta(uri.name, 0, image.meta.data_blobs, image.meta), staging);
   } finally {
     await staging.release();

@@ -5,7 +5,7 @@ import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import { joinJob, openKeystore, putVmState, type JobHandle, type VmStateName } from "../keystore/index.js";
 import { decodeTaskEnv } from "../job/index.js";
-import { PcoccError } from "../util/index.js";
+import { hypervisorLogger, PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
   runHypervisor,
@@ -206,15 +206,21 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
     const hostname = `vm${task.rank}`;
     const stateDir = defaultVmStateDir(task.jobId, task.rank);
     publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+    // one line per state in the node's log for admins (/var/log/pcocc), besides the keystore
+    const nodeLog = await hypervisorLogger(Number(task.jobId), { vm: hostname });
+    const p = publisher;
+    const onState = (c: HypervisorStateChange): void => {
+      p.onChange(c);
+      nodeLog?.[c.state === "failed" ? "error" : "info"](c, `${hostname} ${c.state}`);
+    };
     let spec: VmSpec;
     try {
       spec = await buildVmSpec(config, job, task, env);
     } catch (err) {
-      publisher.onChange({ state: "failed", detail: (err as Error).message });
+      onState({ state: "failed", detail: (err as Error).message });
       throw err;
     }
-    const p = publisher;
-    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c) });
+    return await runHypervisor({ ...spec, onState });
   } finally {
     await publisher?.flush();
     await ks.close();

@@ -5,3 +5,13 @@ export { JsonValueSplitter } from "./json-stream.js";
 export { formatTable } from "./table.js";
 export { parentPid, processStartTime } from "./proc.js";
 export { exitStatus } from "./exit-status.js";
+export { progressLine, type ProgressLine } from "./progress.js";
+export {
+  NODE_LOG_DIR,
+  createHypervisorLog,
+  hypervisorLogPath,
+  hypervisorLogger,
+  sealHypervisorLog,
+  setupLogPath,
+  setupLogger,
+} from "./node-log.js";

@@ -19,7 +19,6 @@ export { checkpointVm, checkpointFiles, checkpointManifestPath } from "./checkpo
 export type { CheckpointOptions, CheckpointManifest, CheckpointVmMeta } from "./checkpoint.js";
 export type { SaveLayerOptions, SavedLayer, SaveRevisionOptions } from "./save.js";
 export type { JobProgress } from "./block-job.js";
-export { progressLine } from "./progress.js";
 export { locateLocalVm, vmStatePaths, parseVmName, parseVmSet } from "./paths.js";
 export {
   createJobStateDir,

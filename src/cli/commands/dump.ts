@@ -12,9 +12,10 @@ export function register(program: Command): void {
     .option("--user <user>", "owner of the job (with -j or -J)")
     .option("--state-dir <dir>", "the VM's hypervisor state directory (on this node)")
     .action(async (vm: string, file: string, opts: VmTargetOptions) => {
-      const [{ resolve }, { dumpMemory, progressLine }, { localVmOrHop }] = await Promise.all([
+      const [{ resolve }, { dumpMemory }, { progressLine }, { localVmOrHop }] = await Promise.all([
         import("node:path"),
         import("../../vm/index.js"),
+        import("../../util/index.js"),
         import("../vm-target.js"),
       ]);
       // the VM's node may run the dump from another directory

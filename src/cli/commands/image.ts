@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { IMAGE_URI } from "../completion.js";
 
 async function context() {
   const [{ loadConfig }, image] = await Promise.all([
@@ -36,7 +37,7 @@ function registerInspect(image: Command): void {
   image
     .command("show")
     .description("show an image and its revisions")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .option("--json", "print JSON instead of a table")
     .action(async (uri: string, opts: { json?: boolean }) => {
       const { config, image } = await context();
@@ -44,6 +45,35 @@ function registerInspect(image: Command): void {
       if (opts.json) json(info);
       else out(image.formatImageShow(info));
     });
+}
+
+/**
+ * Status on stderr once data starts to move (so an error found before says only what is wrong), and a
+ * progress line while `work` runs; Ctrl-C stops it cleanly.
+ */
+async function transfer<T>(
+  what: string,
+  work: (run: { signal: AbortSignal; onProgress: (done: number, total: number) => void }) => Promise<T>,
+): Promise<T> {
+  const [{ progressLine }, { interruptible }] = await Promise.all([
+    import("../../util/index.js"),
+    import("../interrupt.js"),
+  ]);
+  const bar = progressLine(what, { bytes: true });
+  let started = false;
+  const onProgress = (done: number, total: number): void => {
+    if (!started) process.stderr.write(`${what} image ...\n`);
+    started = true;
+    bar.update(done, total);
+  };
+  try {
+    const result = await interruptible(`${what} image`, (signal) => work({ signal, onProgress }));
+    bar.end();
+    return result;
+  } catch (err) {
+    bar.abandon();
+    throw err;
+  }
 }
 
 /** import, export, copy */
@@ -56,8 +86,9 @@ function registerTransfers(image: Command): void {
     .option("-t, --fmt <fmt>", "source format (default: detected)")
     .action(async (src: string, dst: string, opts: { fmt?: string }) => {
       const { config, image } = await context();
-      out(`Importing image ...\n`);
-      const r = await image.importImage(config, src, dst, { format: opts.fmt });
+      const r = await transfer("Importing", (run) =>
+        image.importImage(config, src, dst, { format: opts.fmt, ...run }),
+      );
       if (r.alsoIn.length > 0) {
         process.stderr.write(
           `Warning: an image with the same name also exists in repo ${r.alsoIn.join(", ")}\n`,
@@ -68,24 +99,25 @@ function registerTransfers(image: Command): void {
   image
     .command("export")
     .description("export an image (all layers flattened) to a file")
-    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<src>", IMAGE_URI)
     .argument("<dst>", "[FMT:]destination file (must not exist)")
     .option("-t, --fmt <fmt>", "output format (default: FMT: prefix, else the file's suffix, else raw)")
     .action(async (src: string, dst: string, opts: { fmt?: string }) => {
       const { config, image } = await context();
-      out(`Exporting image ...\n`);
-      const r = await image.exportImage(config, src, dst, { format: opts.fmt });
+      const r = await transfer("Exporting", (run) =>
+        image.exportImage(config, src, dst, { format: opts.fmt, ...run }),
+      );
       out(`Image ${r.repo}:${r.name}@${r.revision} exported to ${r.exported.path} (${r.exported.format})\n`);
     });
   image
     .command("copy")
     .description("copy an image (one revision, layers shared when possible) to a new name or repository")
-    .argument("<src>", "[REPO:]NAME[@REV]")
+    .argument("<src>", IMAGE_URI)
     .argument("<dst>", "[REPO:]NAME")
     .action(async (src: string, dst: string) => {
       const { config, image } = await context();
-      out(`Copying image ...\n`);
-      out(`Image successfully copied to ${await image.copyImage(config, src, dst)}\n`);
+      const uri = await transfer("Copying", (run) => image.copyImage(config, src, dst, run));
+      out(`Image successfully copied to ${uri}\n`);
     });
 }
 
@@ -94,7 +126,7 @@ function registerChanges(image: Command): void {
   image
     .command("delete")
     .description("delete one revision (NAME@REV) or every revision of an image; space is freed by `repo gc`")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .action(async (uri: string) => {
       const { config, image } = await context();
       const r = await image.deleteImage(config, uri);
@@ -106,7 +138,7 @@ function registerChanges(image: Command): void {
   image
     .command("resize")
     .description("add a revision with a larger virtual disk size")
-    .argument("<image>", "[REPO:]NAME[@REV]")
+    .argument("<image>", IMAGE_URI)
     .argument("<size>", "new size, e.g. 20G")
     .action(async (uri: string, size: string) => {
       const { config, image } = await context();

@@ -65,57 +65,83 @@ export function register(program: Command): void {
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
       const manualJob = manualDeleteJob(action, opts, process.env);
       if (process.getuid?.() !== 0) throw new PcoccError("pcocc internal setup must run as root");
-      const { loadConfig } = await import("../../config/index.js");
-      const jobs = await import("../../job/index.js");
-      const net = await import("../../net/index.js");
-      const vm = await import("../../vm/index.js");
-      const config = await loadConfig({ user: false });
-      const so = { ovsdbSocket: opts.ovsdbSocket };
-      switch (action) {
-        case "init":
-          await net.setupInit(config, so);
-          break;
-        case "cleanup": {
-          const liveJobs = await (await import("../../slurm/index.js")).liveJobIds();
-          const { reclaimed, kept, strays } = await net.setupCleanup(config, { ...so, liveJobs });
-          for (const id of await vm.jobStateDirIds())
-            if (!liveJobs.includes(id)) await vm.removeJobStateDir(id);
-          if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
-          if (kept.length)
-            console.error(
-              `Kept the network objects of running jobs ${kept.join(", ")} and the node-level rules they use`,
-            );
-          const n = Object.values(strays).flat().length;
-          if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
-          break;
-        }
-        case "create": {
-          const job = jobs.setupCreateJobFromEnv(process.env);
-          await vm.createJobStateDir(job);
-          // a create that fails leaves nothing, its VM state directory included
-          await jobs
-            .beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so))
-            .catch(async (err: unknown) => {
-              await vm.removeJobStateDir(job.jobId);
-              throw err;
-            });
-          break;
-        }
-        case "delete": {
-          if (manualJob !== undefined) {
-            await deleteManually(config, manualJob, { ...so, force: opts.force === true });
-            break;
-          }
-          const job = jobs.setupIdentityFromEnv(process.env);
-          try {
-            await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
-          } finally {
-            await vm.removeJobStateDir(job.jobId);
-          }
-          break;
-        }
-      }
+      const { loggedSetupPhase } = await import("../setup-log.js");
+      await loggedSetupPhase(action, (facts) => runSetup(action, opts, manualJob, facts));
     });
+}
+
+/** The action itself; `facts` collects what its log line names (job, node rank, VMs). */
+async function runSetup(
+  action: string,
+  opts: SetupFlags & { ovsdbSocket: string },
+  manualJob: number | undefined,
+  facts: Record<string, unknown>,
+): Promise<void> {
+  const { loadConfig } = await import("../../config/index.js");
+  const jobs = await import("../../job/index.js");
+  const net = await import("../../net/index.js");
+  const vm = await import("../../vm/index.js");
+  const { createHypervisorLog, sealHypervisorLog } = await import("../../util/index.js");
+  const config = await loadConfig({ user: false });
+  const so = { ovsdbSocket: opts.ovsdbSocket };
+  switch (action) {
+    case "init":
+      await net.setupInit(config, so);
+      break;
+    case "cleanup": {
+      const liveJobs = await (await import("../../slurm/index.js")).liveJobIds();
+      const { reclaimed, kept, strays } = await net.setupCleanup(config, { ...so, liveJobs });
+      for (const id of await vm.jobStateDirIds()) if (!liveJobs.includes(id)) await vm.removeJobStateDir(id);
+      Object.assign(facts, { reclaimed, kept });
+      if (reclaimed.length) console.error(`Deleted leftovers of jobs ${reclaimed.join(", ")}`);
+      if (kept.length)
+        console.error(
+          `Kept the network objects of running jobs ${kept.join(", ")} and the node-level rules they use`,
+        );
+      const n = Object.values(strays).flat().length;
+      if (n) console.error(`Deleted ${n} leftover objects: ${Object.values(strays).flat().join(" ")}`);
+      break;
+    }
+    case "create": {
+      const job = jobs.setupCreateJobFromEnv(process.env);
+      Object.assign(facts, { jobId: job.jobId, nodeRank: job.nodeRank, user: job.user, vms: nodeVms(job) });
+      await vm.createJobStateDir(job);
+      // a create that fails leaves nothing, its VM state directory included
+      await jobs
+        .beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so))
+        .catch(async (err: unknown) => {
+          await vm.removeJobStateDir(job.jobId);
+          throw err;
+        });
+      await createHypervisorLog(job).catch((err: Error) => {
+        console.error(`pcocc: no hypervisor log for job ${job.jobId} on this node: ${err.message}`);
+      });
+      break;
+    }
+    case "delete": {
+      if (manualJob !== undefined) {
+        facts.jobId = manualJob;
+        await deleteManually(config, manualJob, { ...so, force: opts.force === true });
+        await sealHypervisorLog(manualJob);
+        break;
+      }
+      const job = jobs.setupIdentityFromEnv(process.env);
+      Object.assign(facts, { jobId: job.jobId, nodeRank: job.nodeRank, user: job.user });
+      try {
+        await jobs.endJobOnNode(config, job, (ks) => net.setupDelete(config, job, ks, so));
+      } finally {
+        await vm.removeJobStateDir(job.jobId);
+        await sealHypervisorLog(job.jobId);
+      }
+      break;
+    }
+  }
+}
+
+/** The VMs this node hosts: SLURM gives ranks to tasks node after node. */
+function nodeVms(job: { nodeRank: number; vmsPerNode: number[] }): string[] {
+  const first = job.vmsPerNode.slice(0, job.nodeRank).reduce((a, b) => a + b, 0);
+  return Array.from({ length: job.vmsPerNode[job.nodeRank] ?? 0 }, (_, i) => `vm${first + i}`);
 }
 
 /** `setup delete -j N`: this node's share of job N, as its own record describes it; the job's keys on rank 0. */

@@ -8,8 +8,13 @@ export function register(program: Command): void {
     .option("-a, --all", "list the clusters of all users")
     .option("--json", "machine-readable output")
     .action(async (opts: { user?: string; all?: boolean; json?: boolean }) => {
-      const { listClusters, formatClusterTable } = await import("../../slurm/index.js");
+      const [{ listClusters, formatClusterTable }, { clusterRowJson }] = await Promise.all([
+        import("../../slurm/index.js"),
+        import("../ps-json.js"),
+      ]);
       const rows = await listClusters(opts);
-      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatClusterTable(rows));
+      process.stdout.write(
+        opts.json ? `${JSON.stringify(rows.map(clusterRowJson), null, 2)}\n` : formatClusterTable(rows),
+      );
     });
 }

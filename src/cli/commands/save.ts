@@ -14,9 +14,10 @@ export function register(program: Command): void {
     .option("--full", "save a standalone image instead of only the changes since boot")
     .option("-s, --safe", "freeze the guest's file systems (through its agent) while the copy starts")
     .action(async (vm: string, opts: VmTargetOptions & { dest?: string; full?: boolean; safe?: boolean }) => {
-      const [{ loadConfig }, { saveRevision, progressLine }, { localVmOrHop }] = await Promise.all([
+      const [{ loadConfig }, { saveRevision }, { progressLine }, { localVmOrHop }] = await Promise.all([
         import("../../config/index.js"),
         import("../../vm/index.js"),
+        import("../../util/index.js"),
         import("../vm-target.js"),
       ]);
       const hopArgs = ["save", vm, ...(opts.dest ? ["-d", opts.dest] : []), ...(opts.full ? ["--full"] : [])];
@@ -24,24 +25,18 @@ export function register(program: Command): void {
       const ep = await localVmOrHop(vm, opts, hopArgs, { pty: false });
       if (!ep) return;
       const config = await loadConfig();
-      const abort = new AbortController();
-      const stop = (): void => abort.abort();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      try {
-        const bar = progressLine("Copying drive data...");
-        const rev = await saveRevision(config, ep, {
+      const { interruptible } = await import("../interrupt.js");
+      const bar = progressLine("Copying drive data...");
+      const rev = await interruptible("save", (signal) =>
+        saveRevision(config, ep, {
           full: opts.full,
           dest: opts.dest,
           safe: opts.safe ? { warn: (line) => process.stderr.write(`pcocc: ${line}\n`) } : undefined,
-          signal: abort.signal,
+          signal,
           onProgress: (p) => bar.update(p.done, p.total),
-        });
-        bar.end();
-        process.stdout.write(`${ep.name} disk successfully saved to ${rev.uri} revision ${rev.revision}\n`);
-      } finally {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-      }
+        }),
+      );
+      bar.end();
+      process.stdout.write(`${ep.name} disk successfully saved to ${rev.uri} revision ${rev.revision}\n`);
     });
 }
