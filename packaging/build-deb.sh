@@ -23,11 +23,13 @@ say() { echo "package: $*" >&2; }
 
 build_checkout() {
   say "compiling the CLI, the native addon, the SPANK plugin and the guest agent"
+  # the checkout's own build first: the man page generator reads the checkout's dist/ (stale pages go)
+  rm -rf dist/man
+  npm run --silent build >&2
+  # the package's copy: fresh (no files of deleted sources), without source maps
   node_modules/.bin/tsc -p tsconfig.build.json --outDir "$work/dist" --sourceMap false
   rm -rf "$work/dist/lab" # the lab is a development tool, not part of the product
   node native/build.mjs >&2
-  make -s -C slurm-plugin >&2
-  make -s -C guest-agent >&2
   if node -e 'process.exit(require("./package.json").scripts?.["build:man"] ? 0 : 1)'; then
     say "generating the man pages (npm run build:man)"
     npm run --silent build:man >&2
