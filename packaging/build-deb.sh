@@ -66,7 +66,7 @@ tidy_node_modules() {
     -exec rm -rf {} +
   rm -f "$nm/pino/index.html" # a docs page loading scripts from CDNs
   while IFS= read -r -d '' f; do
-    if [ "$(head -c2 "$f")" = '#!' ]; then chmod 0755 "$f"; else chmod 0644 "$f"; fi
+    if [ "$(head -c2 "$f" | tr -d '\0')" = '#!' ]; then chmod 0755 "$f"; else chmod 0644 "$f"; fi
   done < <(find "$nm" -type f -print0)
 }
 
@@ -85,6 +85,8 @@ stage_cli() {
   cp -r "$work/dist" "$lib/dist"
   install -m 0644 native/build/Release/pcocc_net.node "$lib/native/build/Release/"
   install -m 0755 guest-agent/build/pcocc-agent "$lib/guest-agent/build/"
+  # `pcocc help TOPIC` renders its pages from their sources when man cannot show them
+  if [ -d docs ]; then cp -r docs "$lib/docs"; fi
   # "type": "module" and the version `pcocc --version` prints
   node -e 'const p = require("./package.json");
     const keep = ["name", "version", "description", "license", "type", "engines", "dependencies"];
