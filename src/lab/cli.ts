@@ -23,6 +23,9 @@ function describe(info: LabInfo): string {
   for (const n of info.nodes) lines.push(`  ${n.name}  ${n.ip}  (slurmd pid ${n.pid})`);
   lines.push(`  controller ${info.controllerIp}   etcd ${info.etcd.endpoints.join(",")}`);
   lines.push(`  users ${info.user.name} (uid ${info.user.uid}), ${info.user2.name} (uid ${info.user2.uid})`);
+  lines.push(
+    `  pcocc from the ${info.pcocc.source}: ${info.pcocc.bin}, SPANK plugin ${info.pcocc.spank ?? "not built"}`,
+  );
   lines.push('  shell setup: eval "$(pcocc-lab env)"   run as the lab user: pcocc-lab exec -- CMD');
   return lines.join("\n");
 }
@@ -58,8 +61,20 @@ function registerLifecycle(program: Command): void {
     .option("--mem <mb>", "memory per node in MiB", positiveInt)
     .option("--prolog-flags <flags>", "slurm.conf PrologFlags (e.g. Alloc; empty for none)")
     .option("--no-images", "skip building/importing the lab guest images")
+    .option(
+      "--from-package <deb>",
+      "install this pcocc .deb (npm run package) and run it instead of the checkout; without it, the " +
+        "checkout runs and a package an earlier up installed is purged",
+    )
     .action(
-      async (o: { nodes?: number; cpus?: number; mem?: number; prologFlags?: string; images: boolean }) => {
+      async (o: {
+        nodes?: number;
+        cpus?: number;
+        mem?: number;
+        prologFlags?: string;
+        images: boolean;
+        fromPackage?: string;
+      }) => {
         requireRoot();
         const { labUp } = await import("./index.js");
         const info = await labUp({
@@ -68,6 +83,7 @@ function registerLifecycle(program: Command): void {
           memMiB: o.mem,
           prologFlags: o.prologFlags,
           images: o.images,
+          fromPackage: o.fromPackage,
           onProgress: (m) => process.stderr.write(`pcocc-lab: ${m}\n`),
         });
         process.stdout.write(describe(info) + "\n");

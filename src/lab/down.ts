@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, rmdirSync, statSync } from "node:fs";
 import { LAB_HOST, LAB_NET } from "./layout.js";
 import type { LabPaths } from "./layout.js";
 import { destroyLabNetwork, labNetnsNames } from "./network.js";
+import { purgePackage } from "./package.js";
 import { allPids, ancestry, nsOf, pidsWithEnv, processAlive, processComm, run, terminate } from "./procs.js";
 import { slurmEnv } from "./slurm.js";
 import { readLabState } from "./state.js";
@@ -30,8 +31,8 @@ const SLURM_CLIENTS = new Set([
 /**
  * Stops everything the lab started and removes what it created, by pid and by name, even with jobs
  * running: jobs are cancelled first (slurmstepd ignores SIGTERM for a while), then lab clients in the root
- * netns, every process inside the node namespaces and the daemons; then namespaces, bridge and runtime
- * state. Safe to run when the lab is half up or already down.
+ * netns, every process inside the node namespaces and the daemons; then namespaces, bridge, runtime
+ * state and the pcocc package `up --from-package` installed. Safe to run when the lab is half up or already down.
  */
 export async function teardownLab(paths: LabPaths): Promise<void> {
   const state = readLabState(paths);
@@ -88,6 +89,7 @@ export async function teardownLab(paths: LabPaths): Promise<void> {
   await terminate([...victims], 3000);
   await destroyLabNetwork();
   removeRuntime(paths, state?.createdMountpoints ?? []);
+  if (state?.installedPackage) await purgePackage();
   try {
     if (readFileSync(LAB_HOST.ownerFile, "utf8").trim() === paths.dir) rmSync(LAB_HOST.ownerFile);
   } catch {

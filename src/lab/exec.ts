@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { repoRoot } from "./layout.js";
 import { run } from "./procs.js";
 import type { RunResult } from "./procs.js";
@@ -13,7 +13,8 @@ export function labEnv(info: LabInfo): Record<string, string> {
   return {
     SLURM_CONF: info.slurmConf,
     PCOCC_SYSTEM_CONF_DIR: info.pcoccConfDir,
-    PATH: `${join(repoRoot(), "bin")}:${SYSTEM_PATH}`,
+    // the pcocc the lab runs (checkout or installed package) comes first
+    PATH: `${dirname(info.pcocc.bin)}:${SYSTEM_PATH}`,
     ETCDCTL_API: "3",
     ETCDCTL_ENDPOINTS: info.etcd.endpoints.join(","),
     ETCDCTL_CACERT: info.etcd.caCert,

@@ -12,6 +12,15 @@ export interface LabUser {
   home: string;
 }
 
+/** Which pcocc the lab's users and its SPANK plugin run: the checkout's or an installed Debian package's. */
+export interface LabPcocc {
+  source: "checkout" | "package";
+  /** the pcocc executable (its directory leads the lab users' PATH) */
+  bin: string;
+  /** the SPANK plugin plugstack.conf loads; null while the checkout's is not built */
+  spank: string | null;
+}
+
 export interface LabInfo {
   dir: string;
   nodes: LabNode[];
@@ -23,6 +32,7 @@ export interface LabInfo {
   etcd: { endpoints: string[]; rootPasswordFile: string; caCert: string };
   user: LabUser;
   user2: LabUser;
+  pcocc: LabPcocc;
 }
 
 export interface LabUpOptions {
@@ -33,6 +43,11 @@ export interface LabUpOptions {
   prologFlags?: string;
   /** build/import the guest images and write the `lab`/`lab-tiny` templates (default true) */
   images?: boolean;
+  /**
+   * a pcocc .deb to install (apt-get) and run instead of the checkout; left out, the lab runs the checkout
+   * and purges a package an earlier `up` installed
+   */
+  fromPackage?: string;
   /** progress lines (default: none) */
   onProgress?: (message: string) => void;
 }
@@ -44,6 +59,8 @@ export interface LabState {
   daemons: { etcd: number; munged: number; slurmctld: number };
   /** mount points the lab created on the host (removed by down when still empty) */
   createdMountpoints: string[];
+  /** the lab installed the pcocc Debian package (and purges it when going back to the checkout or down) */
+  installedPackage?: boolean;
   /** every daemon answered once; false while starting (a crashed start is torn down by the next up) */
   ready: boolean;
 }

@@ -14,6 +14,7 @@ import {
   nodeName,
   repoRoot,
 } from "./layout.js";
+import { PACKAGE_NAME, checkoutPcocc, installPackage, purgePackage } from "./package.js";
 import { PcoccError } from "../util/errors.js";
 import type { LabPaths } from "./layout.js";
 import { startMunged } from "./munge.js";
@@ -24,7 +25,7 @@ import { runOk } from "./procs.js";
 import { createOvsDb, slurmEnv, startNode, startSlurmctld, waitNodesReady } from "./slurm.js";
 import { renderCgroupConf, renderHosts, renderPlugstack, renderSlurmConf } from "./slurm-conf.js";
 import { labRunning, readLabState, writeLabState } from "./state.js";
-import type { LabInfo, LabState, LabUpOptions } from "./types.js";
+import type { LabInfo, LabPcocc, LabState, LabUpOptions } from "./types.js";
 import { ensureLabUsers } from "./users.js";
 
 type Options = LabState["options"];
@@ -64,17 +65,21 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   const say = (m: string) => progress(`${m} [${((Date.now() - t0) / 1000).toFixed(2)} s]`);
   await claimHost(paths);
   const current = readLabState(paths);
-  if (current?.ready && labRunning(current) && satisfies(current.options, opts)) {
-    await refreshPlugstack(paths);
-    say("lab already up");
-    return current.info;
-  }
-  if (current || labLeftovers(paths).length) {
+  const reuse = current?.ready && labRunning(current) && satisfies(current.options, opts) ? current : null;
+  if (!reuse && (current || labLeftovers(paths).length)) {
     say("stopping the previous lab");
     await teardownLab(paths);
   }
+  const pcocc = await choosePcocc(reuse, opts.fromPackage, say);
+  if (reuse) {
+    const info = { ...reuse.info, pcocc };
+    writeLabState(paths, { ...reuse, info, installedPackage: pcocc.source === "package" });
+    await refreshPlugstack(paths, pcocc);
+    say(`lab already up, running pcocc from the ${pcocc.source}`);
+    return info;
+  }
   try {
-    return await startLab(paths, options, say);
+    return await startLab(paths, options, pcocc, say);
   } catch (err) {
     say(`start failed: stopping what was started (logs stay in ${paths.log})`);
     await teardownLab(paths);
@@ -82,14 +87,39 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
   }
 }
 
-async function startLab(paths: LabPaths, options: Options, say: (m: string) => void): Promise<LabInfo> {
+/**
+ * The package asked for, installed; or the checkout, after purging a package an earlier `up` installed
+ * (the teardown of a lab that is not reused has purged it already).
+ */
+async function choosePcocc(
+  running: LabState | null,
+  fromPackage: string | undefined,
+  say: (m: string) => void,
+): Promise<LabPcocc> {
+  if (fromPackage) {
+    say(`installing ${fromPackage}`);
+    return installPackage(fromPackage);
+  }
+  if (running?.installedPackage) {
+    say(`purging the ${PACKAGE_NAME} package the lab installed`);
+    await purgePackage();
+  }
+  return checkoutPcocc();
+}
+
+async function startLab(
+  paths: LabPaths,
+  options: Options,
+  pcocc: LabPcocc,
+  say: (m: string) => void,
+): Promise<LabInfo> {
   const [user, user2] = await ensureLabUsers();
   const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: nodeName(i), ip: nodeIp(i) }));
   prepareDirs(paths, nodes);
   const secrets = ensureSecrets(paths);
   const createdMountpoints = ensureMountpoints();
   const controllerHost = hostname().split(".")[0] ?? "localhost";
-  writeSlurmFiles(paths, controllerHost, nodes, options);
+  writeSlurmFiles(paths, controllerHost, nodes, options, pcocc);
   writePcoccConfig(paths, null);
 
   say(`starting etcd, munged, slurmctld and ${nodes.length} nodes`);
@@ -117,12 +147,14 @@ async function startLab(paths: LabPaths, options: Options, say: (m: string) => v
     },
     user,
     user2,
+    pcocc,
   };
   const state: LabState = {
     info,
     options,
     daemons: { etcd: etcdPid, munged: mungedPid, slurmctld: ctldPid },
     createdMountpoints,
+    installedPackage: pcocc.source === "package",
     ready: false,
   };
   // Recorded before waiting so that a failed start is still torn down by pid.
@@ -218,6 +250,7 @@ function writeSlurmFiles(
   controllerHost: string,
   nodes: Array<{ name: string; ip: string }>,
   options: Options,
+  pcocc: LabPcocc,
 ): void {
   writeFileSync(
     paths.slurmConf,
@@ -237,20 +270,18 @@ function writeSlurmFiles(
       },
     }),
   );
-  writeFileSync(paths.plugstackConf, plugstack(paths));
+  writeFileSync(paths.plugstackConf, plugstack(paths, pcocc));
   writeFileSync(paths.cgroupConf, renderCgroupConf(existsSync("/sys/fs/cgroup/cgroup.controllers")));
   writeFileSync(paths.hosts, renderHosts(controllerHost, nodes));
 }
 
-function plugstack(paths: LabPaths): string {
-  const root = repoRoot();
-  const spank = join(root, "slurm-plugin", "build", "spank_pcocc.so");
-  return renderPlugstack(existsSync(spank) ? spank : null, join(root, "bin", "pcocc"), paths.pcoccConfDir);
+function plugstack(paths: LabPaths, pcocc: LabPcocc): string {
+  return renderPlugstack(pcocc.spank, pcocc.bin, paths.pcoccConfDir);
 }
 
-/** The SPANK plugin may be built while the lab runs: load it (or drop it) without a restart. */
-async function refreshPlugstack(paths: LabPaths): Promise<void> {
-  const wanted = plugstack(paths);
+/** The SPANK plugin may be built, or the pcocc in use changed, while the lab runs: no restart needed. */
+async function refreshPlugstack(paths: LabPaths, pcocc: LabPcocc): Promise<void> {
+  const wanted = plugstack(paths, pcocc);
   if (readFileSync(paths.plugstackConf, "utf8") === wanted) return;
   writeFileSync(paths.plugstackConf, wanted);
   await runOk(["scontrol", "reconfigure"], { env: slurmEnv(paths) });
