@@ -109,6 +109,10 @@ stage_system_files() {
     install -D -m 0644 "$work/_pcocc" "$pkg/usr/share/zsh/vendor-completions/_pcocc"
   fi
   stage_man_pages
+  # the recipes' user-data and documentation, for a site's templates to point at (recipes/README.md)
+  install -d "$pkg/usr/share/pcocc"
+  cp -r recipes "$pkg/usr/share/pcocc/recipes"
+  find "$pkg/usr/share/pcocc/recipes" -type f -exec chmod 0644 {} +
   install -m 0644 "$here/copyright" "$pkg/usr/share/doc/pcocc/copyright"
   install -m 0644 slurm-plugin/README.md "$pkg/usr/share/doc/pcocc/README.spank.md"
   sed "s|@VERSION@|$version|; s|@DATE@|$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")|" \

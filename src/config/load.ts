@@ -199,7 +199,8 @@ function loadTemplates(
     templateFile.set(name, src);
     const settings = src.check(templateSettingsSchema, value ?? {}, [name]);
     if (!settings) continue;
-    templates[name] = { name, scope, file: src.file, settings };
+    const imageLine = settings.image == null ? undefined : src.locate([name, "image"], "").line;
+    templates[name] = { name, scope, file: src.file, settings, ...(imageLine ? { imageLine } : {}) };
   }
 }
 

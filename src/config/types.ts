@@ -18,6 +18,8 @@ export interface TemplateEntry {
   scope: TemplateScope;
   /** File the template was defined in (for `image` templates: the repository name). */
   file: string;
+  /** Line of its own `image:` key, so a check made later (an image that does not resolve) can point at it. */
+  imageLine?: number;
   settings: TemplateSettings;
 }
 

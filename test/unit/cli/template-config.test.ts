@@ -151,6 +151,33 @@ describe("pcocc config check", () => {
     // other commands still work with such a file
     expect((await pcocc(["template", "list"], dirs)).status).toBe(0);
   });
+  it("reports a recipe template whose image does not resolve, at the image: line that names it", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "pcocc-empty-repo-"));
+    const dirs = makeConfigDirs({
+      "repos.yaml": `repos:\n  - name: site\n    path: ${repo}\n`,
+      "templates.yaml":
+        "base:\n  description: plain\n  image: site:nosuch\n" +
+        "r-head:\n  recipe: demo\n  inherits: base\n" +
+        "r-node:\n  recipe: demo\n  image: site:other\n",
+    });
+    const r = await pcocc(["config", "check", "--system"], dirs);
+    rmSync(repo, { recursive: true, force: true });
+    expect(r.status).toBe(255);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^${dirs.systemDir}/templates.yaml:3: base.image: template 'r-head' \\(recipe demo\\): image 'site:nosuch': `,
+      ),
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^${dirs.systemDir}/templates.yaml:9: r-node.image: template 'r-node' \\(recipe demo\\): image 'site:other': `,
+      ),
+    );
+    // a plain template with a missing image is the job's problem, found before SLURM is asked, not config check's
+    expect(r.stderr).toContain("2 configuration problem(s) found");
+  });
   it("--system ignores the user's files", async () => {
     const dirs = makeConfigDirs({}, { "templates.yaml": "_x: {}\n" });
     expect((await pcocc(["config", "check"], dirs)).status).toBe(255);
