@@ -38,6 +38,8 @@ export interface JobHandle {
   putRoot(key: string, value: unknown): Promise<void>;
   /** User-written job key (`/pcocc/cluster/users/<user>/<jobid>/<key>`), under the user lease. */
   putUser(key: string, value: unknown): Promise<void>;
+  /** Several user-written job keys in one txn. */
+  putUserMany(items: Array<{ key: string; value: unknown }>): Promise<void>;
   /** User key in the global tree (`/pcocc/global/users/<user>/clusters/<jobid>/<key>`), under the user lease. */
   putGlobalUser(key: string, value: unknown): Promise<void>;
   /** Keeps both leases alive until closed; `onLost` fires if they vanished (job torn down or expired). */
@@ -65,6 +67,10 @@ function handle(ks: Keystore, jobId: number, rec: LeaseRecord): JobHandle {
     putUser: async (key, value) => {
       await ks.put(userBase + key, value, { lease: rec.userLease });
     },
+    putUserMany: (items) =>
+      ks.putMany(
+        items.map((i): PutItem => ({ key: userBase + i.key, value: i.value, lease: rec.userLease })),
+      ),
     putGlobalUser: async (key, value) => {
       await ks.put(globalUserJobPrefix(rec.user, jobId) + key, value, { lease: rec.userLease });
     },

@@ -1,7 +1,8 @@
 import { userInfo } from "node:os";
 import { loadConfig } from "../config/index.js";
-import { clusterUserPrefix, leaseRecordKey, openKeystore } from "../keystore/index.js";
+import { clusterUserPrefix, leaseRecordKey, openKeystore, readStartTiming } from "../keystore/index.js";
 import { squeueJobs, type SqueueJob } from "./commands.js";
+import { startBreakdown, type StartBreakdown } from "./start-timing.js";
 
 export interface ClusterRow {
   id: number;
@@ -15,6 +16,8 @@ export interface ClusterRow {
   state: string;
   /** Cluster definition, once the launcher has written it. */
   definition?: string;
+  /** Start-up phases of the caller's own clusters (`--json`; other users' VM states are not readable). */
+  startup?: StartBreakdown;
 }
 
 /** Table with pcocc's columns. */
@@ -39,8 +42,13 @@ export function formatClusterTable(rows: ClusterRow[]): string {
 }
 
 /** SLURM jobs of `user` (all users with `all`) that are pcocc clusters, i.e. have their keys in etcd. */
-export async function listClusters(opts: { user?: string; all?: boolean }): Promise<ClusterRow[]> {
-  const user = opts.all ? undefined : (opts.user ?? userInfo().username);
+export async function listClusters(opts: {
+  user?: string;
+  all?: boolean;
+  timing?: boolean;
+}): Promise<ClusterRow[]> {
+  const me = userInfo().username;
+  const user = opts.all ? undefined : (opts.user ?? me);
   const jobs = await squeueJobs({ user });
   if (jobs.length === 0) return [];
   const config = await loadConfig();
@@ -51,7 +59,12 @@ export async function listClusters(opts: { user?: string; all?: boolean }): Prom
         const id = Number(j.jobId);
         if (!Number.isSafeInteger(id) || !(await ks.get(leaseRecordKey(id)))) return undefined;
         const def = await ks.get(`${clusterUserPrefix(j.user, id)}definition`).catch(() => undefined);
-        return toRow(j, typeof def?.value === "string" ? def.value : undefined);
+        const row = toRow(j, typeof def?.value === "string" ? def.value : undefined);
+        if (opts.timing && j.user === me)
+          row.startup = startBreakdown(
+            await readStartTiming(ks, me, id).catch(() => ({ hosts: {}, vms: {} })),
+          );
+        return row;
       }),
     );
     return rows.filter((r): r is ClusterRow => r !== undefined);

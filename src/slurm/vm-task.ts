@@ -3,7 +3,14 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
-import { joinJob, openKeystore, putVmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import {
+  joinJob,
+  openKeystore,
+  PhaseClock,
+  putVmState,
+  type JobHandle,
+  type VmStateName,
+} from "../keystore/index.js";
 import { decodeTaskEnv } from "../job/index.js";
 import { PcoccError } from "../util/index.js";
 import {
@@ -58,6 +65,8 @@ class VmStatePublisher {
   private current?: { state: VmStateName; desc?: string; since: number };
   private tail?: string;
   private timer?: NodeJS.Timeout;
+  /** Start-up phases, published with the states (a first console byte after `running` on its own). */
+  readonly clock = new PhaseClock();
 
   constructor(
     private readonly job: JobHandle,
@@ -72,6 +81,7 @@ class VmStatePublisher {
     const desc =
       change.state === "stopped" ? "stopped" : change.state === "stopping" ? "stopping" : change.detail;
     this.current = { state, desc: state === "failed" ? (desc ?? "failed") : undefined, since: Date.now() };
+    if (state === "running") this.clock.mark("running");
     this.publish();
     // a console tail is a nicety: a failed read (log rotated away, EIO) waits for the next tick
     const poll = () => this.pollConsole().catch(() => undefined);
@@ -79,10 +89,21 @@ class VmStatePublisher {
     if (state !== "qemu-start") this.stopPolling();
   }
 
+  onPhase(phase: string): void {
+    this.clock.mark(phase);
+    if (phase === "console" && this.current?.state === "running") this.publish();
+  }
+
   private publish(): void {
     const c = this.current;
     if (!c) return;
-    const opts = { desc: c.desc, hostname: this.hostname, since: c.since, consoleTail: this.tail };
+    const opts = {
+      desc: c.desc,
+      hostname: this.hostname,
+      since: c.since,
+      consoleTail: this.tail,
+      phases: { ...this.clock.phases },
+    };
     this.chain = this.chain
       .then(() => putVmState(this.job, this.rank, c.state, opts))
       .catch(() => {
@@ -201,6 +222,7 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
     const hostname = `vm${task.rank}`;
     const stateDir = defaultVmStateDir(task.jobId, task.rank);
     publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+    publisher.onPhase("keystore");
     let spec: VmSpec;
     try {
       spec = await buildVmSpec(config, job, task, env);
@@ -209,7 +231,8 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
       throw err;
     }
     const p = publisher;
-    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c) });
+    p.onPhase("spec");
+    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c), onPhase: (n) => p.onPhase(n) });
   } finally {
     await publisher?.flush();
     await ks.close();

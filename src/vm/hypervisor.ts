@@ -103,10 +103,16 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
+    spec.onPhase?.("qemu-spawn");
     control = await connectQemu(spec, qemu, paths);
+    spec.onPhase?.("qmp-ready");
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
+    const unwatch = proxy.onOutput(() => {
+      unwatch();
+      spec.onPhase?.("console");
+    });
     await writeVmInfo(spec, paths, qemu, decision.accel);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
@@ -155,7 +161,9 @@ async function prepareVm(
     throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
+  spec.onPhase?.("overlay");
   const agentNote = await writeSeedFiles(spec, paths);
+  spec.onPhase?.("seed");
   // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
   if (agentNote) logger.warn({ vm: spec.name }, `${spec.name} has no guest agent: ${agentNote}`);
 

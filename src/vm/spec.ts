@@ -65,6 +65,8 @@ export interface VmSpec {
   stateDir: string;
   /** Progress for the launcher and `pcocc console` (published to the keystore by the caller). */
   onState?: (change: HypervisorStateChange) => void;
+  /** Start-up phases as they end (overlay, seed, qemu-spawn, qmp-ready, console = first console byte). */
+  onPhase?: (phase: string) => void;
   /** Stops the VM like SIGTERM does (in addition to SIGTERM/SIGINT of this process). */
   signal?: AbortSignal;
   /** `powerdown`: ACPI power button, then `quit` after `powerdownGraceMs`. Default `quit`. */

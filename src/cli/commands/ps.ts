@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { user?: string; all?: boolean; json?: boolean }) => {
       const { listClusters, formatClusterTable } = await import("../../slurm/index.js");
-      const rows = await listClusters(opts);
+      const rows = await listClusters({ ...opts, timing: opts.json === true });
       process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatClusterTable(rows));
     });
 }
