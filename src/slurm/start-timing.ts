@@ -4,7 +4,18 @@ import type { PhaseTimes, StartTiming } from "../keystore/index.js";
 const ORDER = {
   launcher: ["start", "step", "joined", "hosts", "described", "vms"],
   host: ["start", "keystore", "network"],
-  vm: ["start", "keystore", "spec", "overlay", "seed", "qemu-spawn", "qmp-ready", "running", "console"],
+  vm: [
+    "start",
+    "spec",
+    "overlay",
+    "seed",
+    "keystore",
+    "nics",
+    "qemu-spawn",
+    "qmp-ready",
+    "running",
+    "console",
+  ],
 };
 
 export interface CriticalStep {
@@ -48,7 +59,8 @@ export function startBreakdown(t: StartTiming): StartBreakdown {
   const path: CriticalStep[] = [];
   const add = (who: string, p: PhaseTimes | undefined, order: string[], upTo?: string) => {
     if (!p) return;
-    for (const phase of phasesIn(p, order)) {
+    // in the order they happened: parts of a process overlap (a VM's disk is made while it connects)
+    for (const phase of phasesIn(p, order).sort((a, b) => p[a]! - p[b]!)) {
       path.push({ who, phase, at: p[phase]! - origin });
       if (phase === upTo) break;
     }

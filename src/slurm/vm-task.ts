@@ -69,7 +69,8 @@ class VmStatePublisher {
   readonly clock = new PhaseClock();
 
   constructor(
-    private readonly job: JobHandle,
+    /** Still connecting while the VM is prepared: states wait for it, in order. */
+    private readonly job: Promise<JobHandle>,
     private readonly rank: number,
     private readonly hostname: string,
     private readonly consoleLog: string,
@@ -105,7 +106,7 @@ class VmStatePublisher {
       phases: { ...this.clock.phases },
     };
     this.chain = this.chain
-      .then(() => putVmState(this.job, this.rank, c.state, opts))
+      .then(async () => putVmState(await this.job, this.rank, c.state, opts))
       .catch(() => {
         // the launcher sees the VM through later states or the step's end; a lost update is not fatal
       });
@@ -151,7 +152,7 @@ async function lastLine(file: string): Promise<string | undefined> {
 /** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
 async function buildVmSpec(
   config: PcoccConfig,
-  job: JobHandle,
+  job: Promise<JobHandle>,
   task: ReturnType<typeof taskFromEnv>,
   env: NodeJS.ProcessEnv,
 ): Promise<VmSpec> {
@@ -163,9 +164,11 @@ async function buildVmSpec(
   const imageUri = Object.hasOwn(task.imageOverrides, vm.template)
     ? task.imageOverrides[vm.template]
     : (tpl.settings.image ?? undefined);
-  const [image, nics, mem] = await Promise.all([
+  const nicsReady = job.then((j) => readVmNics(j, networks, task.nodeRank, task.rank));
+  // awaited by the hypervisor before QEMU starts; a failure before that must not go unhandled
+  nicsReady.catch(() => undefined);
+  const [image, mem] = await Promise.all([
     imageUri ? resolveImage(config, imageUri) : undefined,
-    readVmNics(job, networks, task.nodeRank, task.rank),
     jobMemory(task.jobId, env),
   ]);
   const s = tpl.settings;
@@ -197,7 +200,8 @@ async function buildVmSpec(
     },
     imagePath: image?.topPath,
     imageUri,
-    nics,
+    nics: [],
+    nicsReady,
     vcpus,
     memoryMiB,
     restore,
@@ -215,26 +219,36 @@ async function buildVmSpec(
 export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const task = taskFromEnv(env);
   const config = await loadConfig();
-  const ks = await openKeystore({ config, as: "user" });
-  let publisher: VmStatePublisher | undefined;
+  // the keystore connects and the NICs are read while the VM's disk and seed are made
+  const opened = openKeystore({ config, as: "user" });
+  const joined = opened.then((ks) => joinJob(ks, { jobId: Number(task.jobId) }));
+  const hostname = `vm${task.rank}`;
+  const stateDir = defaultVmStateDir(task.jobId, task.rank);
+  const publisher = new VmStatePublisher(joined, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+  joined.then(
+    () => publisher.onPhase("keystore"),
+    () => undefined,
+  );
   try {
-    const job = await joinJob(ks, { jobId: Number(task.jobId) });
-    const hostname = `vm${task.rank}`;
-    const stateDir = defaultVmStateDir(task.jobId, task.rank);
-    publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
-    publisher.onPhase("keystore");
     let spec: VmSpec;
     try {
-      spec = await buildVmSpec(config, job, task, env);
+      spec = await buildVmSpec(config, joined, task, env);
     } catch (err) {
       publisher.onChange({ state: "failed", detail: (err as Error).message });
       throw err;
     }
-    const p = publisher;
-    p.onPhase("spec");
-    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c), onPhase: (n) => p.onPhase(n) });
+    publisher.onPhase("spec");
+    spec.nicsReady?.then(
+      () => publisher.onPhase("nics"),
+      () => undefined,
+    );
+    return await runHypervisor({
+      ...spec,
+      onState: (c) => publisher.onChange(c),
+      onPhase: (n) => publisher.onPhase(n),
+    });
   } finally {
-    await publisher?.flush();
-    await ks.close();
+    await publisher.flush();
+    await (await opened.catch(() => undefined))?.close();
   }
 }

@@ -171,7 +171,11 @@ async function prepareVm(
   for (const m of planMounts)
     if (m.virtiofsSocket) helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
   const vhostNet = await usable("/dev/vhost-net", constants.R_OK | constants.W_OK);
-  const plan = planQemu(spec, { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet });
+  const nics = spec.nicsReady ? await spec.nicsReady : spec.nics;
+  const plan = planQemu(
+    { ...spec, nics },
+    { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet },
+  );
   return { plan, decision };
 }
 

@@ -51,6 +51,8 @@ export interface VmSpec {
   /** The repository URI it came from (recorded for `pcocc save`). */
   imageUri?: string;
   nics: NicSpec[];
+  /** NICs still being looked up: the disk and seed are prepared meanwhile, QEMU starts once they came. */
+  nicsReady?: Promise<NicSpec[]>;
   /** QEMU user networking, for tests that need no host network. */
   userNet?: { hostfwd?: string[] };
   vcpus: number;
