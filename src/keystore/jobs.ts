@@ -127,8 +127,9 @@ export async function beginJob(
 export async function joinJob(ks: Keystore, opts: { jobId: number; timeoutMs?: number }): Promise<JobHandle> {
   const jobId = checkJobId(opts.jobId);
   const asRoot = ks.user === "" || ks.user === "root";
-  const prefix = asRoot ? rootJobPrefix(jobId) : clusterUserPrefix(checkUserName(ks.user), jobId);
-  const key = asRoot ? rootLeaseKey(jobId) : userLeaseKey(ks.user, jobId);
+  const key = asRoot ? rootLeaseKey(jobId) : userLeaseKey(checkUserName(ks.user), jobId);
+  // the user's own copy alone, not their job tree: it holds every VM's state, which grows with the job
+  const prefix = asRoot ? rootJobPrefix(jobId) : key;
   const rec = await ks.waitFor(
     prefix,
     (entries) => {
