@@ -78,7 +78,14 @@ export function watchHostStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = hostStateKey(checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, HOST_STATE)), onError);
+  // a watcher of states wants every change: its callback's value must not end the watch
+  return ks.follow(
+    prefix,
+    (entries) => {
+      onChange(parseStates(entries, prefix, HOST_STATE));
+    },
+    onError,
+  );
 }
 
 export function watchVmStates(
@@ -89,5 +96,12 @@ export function watchVmStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = vmStateKey(checkUserName(user), checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, VM_STATE)), onError);
+  // a watcher of states wants every change: its callback's value must not end the watch
+  return ks.follow(
+    prefix,
+    (entries) => {
+      onChange(parseStates(entries, prefix, VM_STATE));
+    },
+    onError,
+  );
 }

@@ -65,6 +65,8 @@ class VmStatePublisher {
   private current?: { state: VmStateName; desc?: string; since: number };
   private tail?: string;
   private timer?: NodeJS.Timeout;
+  /** A write is queued that has not read `current` yet. */
+  private queued = false;
   /** Start-up phases, published with the states (a first console byte after `running` on its own). */
   readonly clock = new PhaseClock();
 
@@ -95,19 +97,29 @@ class VmStatePublisher {
     if (phase === "console" && this.current?.state === "running") this.publish();
   }
 
+  /**
+   * Writes the latest state after the writes before it. States that came while a write was queued are
+   * folded into it (a slow keystore sees one write for topology, disk and qemu-start, not three).
+   */
   private publish(): void {
-    const c = this.current;
-    if (!c) return;
-    const opts = {
-      desc: c.desc,
-      hostname: this.hostname,
-      since: c.since,
-      consoleTail: this.tail,
-      phases: { ...this.clock.phases },
-    };
+    if (!this.current || this.queued) return;
+    this.queued = true;
     this.chain = this.chain
-      .then(async () => putVmState(await this.job, this.rank, c.state, opts))
+      .then(async () => {
+        const job = await this.job;
+        this.queued = false;
+        const c = this.current!;
+        const opts = {
+          desc: c.desc,
+          hostname: this.hostname,
+          since: c.since,
+          consoleTail: this.tail,
+          phases: { ...this.clock.phases },
+        };
+        await putVmState(job, this.rank, c.state, opts);
+      })
       .catch(() => {
+        this.queued = false;
         // the launcher sees the VM through later states or the step's end; a lost update is not fatal
       });
   }
