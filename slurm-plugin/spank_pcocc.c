@@ -633,9 +633,8 @@ static int remote_setup(spank_t sp)
     char where[320];
     int rc = build_env(sp, &e, where, sizeof(where));
     if (rc == 0) {
-        rc = run_setup("init", e.vars, where);
-        if (rc == 0)
-            rc = run_setup("create", e.vars, where);
+        /* create makes the node-level objects (setup init) too: one pcocc start on the step's path */
+        rc = run_setup("create", e.vars, where);
         if (rc != 0) {
             /* undo what a partial create did now: the step will not start */
             run_setup("delete", e.vars, where);

@@ -5,6 +5,7 @@ import {
   ensureUserRole,
   joinJob,
   openKeystore,
+  PhaseClock,
   putHostState,
   type JobHandle,
   type Keystore,
@@ -42,25 +43,29 @@ export async function beginJobOnNode(
   setUpNode: (handle: JobHandle) => Promise<void>,
   opts: LifecycleOptions = {},
 ): Promise<void> {
+  const clock = new PhaseClock();
   await withRootKeystore(config, opts, async (ks) => {
     let handle: JobHandle;
     if (job.nodeRank === 0) {
       handle = await beginJob(ks, { jobId: job.jobId, user: job.user });
       if (job.requestCred) await ensureUserRole(ks, job.user, job.requestCred);
     } else handle = await joinJob(ks, { jobId: job.jobId });
-    await putHostState(handle, job.nodeRank, "network-config");
+    clock.mark("keystore");
+    // the network does not wait for this state to be written, only "complete" does (same key, in order)
+    const announced = putHostState(handle, job.nodeRank, "network-config", { phases: { ...clock.phases } });
     try {
       await setUpNode(handle);
+      clock.mark("network");
+      await announced;
     } catch (err) {
-      await putHostState(
-        handle,
-        job.nodeRank,
-        "failed",
-        `failed to setup network: ${(err as Error).message}`,
-      ).catch(() => undefined);
+      await announced.catch(() => undefined);
+      await putHostState(handle, job.nodeRank, "failed", {
+        desc: `failed to setup network: ${(err as Error).message}`,
+        phases: clock.phases,
+      }).catch(() => undefined);
       throw err;
     }
-    await putHostState(handle, job.nodeRank, "complete");
+    await putHostState(handle, job.nodeRank, "complete", { phases: clock.phases });
   });
 }
 

@@ -294,11 +294,12 @@ export class Keystore {
    * Keeps a live view of every key under `prefix`: `onChange` gets the whole current set after the initial
    * read and after each batch of changes. Resolves once the watch is established. A watch cancelled by etcd
    * (compaction of the revision it resumes from) or a reconnection triggers a fresh read, so the view never
-   * misses a change; `onError` gets errors that a re-read cannot fix (e.g. permission denied).
+   * misses a change; `onError` gets errors that a re-read cannot fix (e.g. permission denied). An
+   * `onChange` that returns true from the first view has all it needs: no watch is made then.
    */
   async follow<T = unknown>(
     prefix: string,
-    onChange: (entries: Map<string, Entry<T>>, revision: number) => void,
+    onChange: (entries: Map<string, Entry<T>>, revision: number) => boolean | void,
     onError: (err: unknown) => void = () => {},
   ): Promise<Following> {
     let entries = new Map<string, Entry<T>>();
@@ -311,8 +312,7 @@ export class Keystore {
       const snap = await this.getPrefix<T>(prefix);
       entries = snap.entries;
       revision = snap.revision;
-      if (stopped) return;
-      onChange(entries, revision);
+      if (stopped || onChange(entries, revision) === true) return void (stopped = true);
       const w = await this.call(`watch ${prefix}*`, () =>
         this.etcd
           .watch()
@@ -400,19 +400,21 @@ export class Keystore {
         this.follow<T>(
           prefix,
           (entries) => {
-            if (settled) return;
+            if (settled) return true;
             let r: R | undefined;
             try {
               r = test(entries);
             } catch (err) {
               settled = true;
               reject(err);
-              return;
+              return true;
             }
             if (r !== undefined) {
               settled = true;
               resolve(r);
             }
+            // already there (the usual case on the start path): no watch to make and cancel
+            return settled;
           },
           reject,
         ).then((f) => {

@@ -21,6 +21,8 @@ export {
   watchVmStates,
 } from "./states.js";
 export type { HostState, HostStateName, VmState, VmStateName } from "./states.js";
+export { PhaseClock, putLauncherTiming, readStartTiming } from "./timing.js";
+export type { PhaseTimes, StartTiming } from "./timing.js";
 export {
   globalKey,
   globalUserJobPrefix,

@@ -38,6 +38,8 @@ export interface JobHandle {
   putRoot(key: string, value: unknown): Promise<void>;
   /** User-written job key (`/pcocc/cluster/users/<user>/<jobid>/<key>`), under the user lease. */
   putUser(key: string, value: unknown): Promise<void>;
+  /** Several user-written job keys in one txn. */
+  putUserMany(items: Array<{ key: string; value: unknown }>): Promise<void>;
   /** User key in the global tree (`/pcocc/global/users/<user>/clusters/<jobid>/<key>`), under the user lease. */
   putGlobalUser(key: string, value: unknown): Promise<void>;
   /** Keeps both leases alive until closed; `onLost` fires if they vanished (job torn down or expired). */
@@ -65,6 +67,10 @@ function handle(ks: Keystore, jobId: number, rec: LeaseRecord): JobHandle {
     putUser: async (key, value) => {
       await ks.put(userBase + key, value, { lease: rec.userLease });
     },
+    putUserMany: (items) =>
+      ks.putMany(
+        items.map((i): PutItem => ({ key: userBase + i.key, value: i.value, lease: rec.userLease })),
+      ),
     putGlobalUser: async (key, value) => {
       await ks.put(globalUserJobPrefix(rec.user, jobId) + key, value, { lease: rec.userLease });
     },
@@ -121,8 +127,9 @@ export async function beginJob(
 export async function joinJob(ks: Keystore, opts: { jobId: number; timeoutMs?: number }): Promise<JobHandle> {
   const jobId = checkJobId(opts.jobId);
   const asRoot = ks.user === "" || ks.user === "root";
-  const prefix = asRoot ? rootJobPrefix(jobId) : clusterUserPrefix(checkUserName(ks.user), jobId);
-  const key = asRoot ? rootLeaseKey(jobId) : userLeaseKey(ks.user, jobId);
+  const key = asRoot ? rootLeaseKey(jobId) : userLeaseKey(checkUserName(ks.user), jobId);
+  // the user's own copy alone, not their job tree: it holds every VM's state, which grows with the job
+  const prefix = asRoot ? rootJobPrefix(jobId) : key;
   const rec = await ks.waitFor(
     prefix,
     (entries) => {

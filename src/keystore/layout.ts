@@ -85,6 +85,9 @@ export const hostStateKey = (jobId: number, rank: number): string =>
   `${clusterPrefix(jobId)}state/hosts/${rank}`;
 export const vmStateKey = (user: string, jobId: number, rank: number): string =>
   `${clusterUserPrefix(user, jobId)}state/vms/${rank}`;
+/** The launcher's start-up phases (PhaseTimes), in the user's tree. */
+export const launcherTimingKey = (user: string, jobId: number): string =>
+  `${clusterUserPrefix(user, jobId)}timing/launcher`;
 /** Relative to the job's cluster prefix: a node's part of network `net`. */
 export const netRecordSubKey = (net: string, nodeRank: number): string => `${net}/${nodeRank}`;
 /** Relative to the job's cluster prefix: the host port that reverse-NATs `vmRank:vmPort`. */
@@ -154,6 +157,18 @@ export interface JobMarker {
 }
 
 /**
+ * When each start-up phase of one process ended (ms since the epoch); `start` is when the process itself
+ * started. Written by the launcher (its own key), root setup (in its host state) and each hypervisor (in
+ * its VM state), in the writes they make anyway: timing costs no etcd round trip of its own.
+ */
+export type PhaseTimes = Record<string, number>;
+const MAX_PHASES = 32;
+const phaseTimes = z
+  .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/), z.number().finite().nonnegative())
+  .refine((r) => Object.keys(r).length <= MAX_PHASES, { message: "too many phases" });
+export const PHASE_TIMES: RecordFormat<PhaseTimes> = { what: "start-up timing", schema: phaseTimes };
+
+/**
  * Host (per node) and VM (per rank) states, with pcocc's names, priorities and descriptions. The lowest
  * priority among nodes is what a waiting user is shown; `failed` (-1) ends the wait.
  */
@@ -184,11 +199,17 @@ export interface HostState {
   priority: number;
   desc: string;
   since?: number;
+  phases?: PhaseTimes;
 }
 export const HOST_STATE: RecordFormat<HostState> = {
   what: "host state",
   schema: z
-    .object({ state: stateName(HOST_STATES), desc: desc.default(""), since: z.number().optional() })
+    .object({
+      state: stateName(HOST_STATES),
+      desc: desc.default(""),
+      since: z.number().optional(),
+      phases: phaseTimes.optional(),
+    })
     .transform((v) => ({ ...v, priority: HOST_STATES[v.state].priority })),
 };
 
@@ -201,6 +222,7 @@ export interface VmState {
   since?: number;
   /** Last line of the VM's console while it boots. */
   consoleTail?: string;
+  phases?: PhaseTimes;
 }
 export const VM_STATE: RecordFormat<VmState> = {
   what: "VM state",
@@ -211,6 +233,7 @@ export const VM_STATE: RecordFormat<VmState> = {
       hostname: z.string().max(253).optional(),
       since: z.number().optional(),
       consoleTail: desc.optional(),
+      phases: phaseTimes.optional(),
     })
     .transform((v) => ({ ...v, priority: VM_STATES[v.state].priority })),
 };

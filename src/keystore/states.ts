@@ -12,6 +12,7 @@ import {
   vmStateKey,
   type HostState,
   type HostStateName,
+  type PhaseTimes,
   type RecordFormat,
   type VmState,
   type VmStateName,
@@ -49,9 +50,14 @@ function parseStates<S>(
   return out;
 }
 
-/** Root setup on each node: publishes this node's state under the job lease. */
-export async function putHostState(job: JobHandle, nodeRank: number, state: HostStateName, desc?: string) {
-  await job.put(`state/hosts/${nodeRank}`, hostState(state, desc));
+/** Root setup on each node: publishes this node's state (and its start-up phases so far) under the job lease. */
+export async function putHostState(
+  job: JobHandle,
+  nodeRank: number,
+  state: HostStateName,
+  opts: { desc?: string; phases?: PhaseTimes } = {},
+) {
+  await job.put(`state/hosts/${nodeRank}`, { ...hostState(state, opts.desc), phases: opts.phases });
 }
 
 /** Hypervisor: publishes its VM's state under the user lease. */
@@ -59,10 +65,10 @@ export async function putVmState(
   job: JobHandle,
   rank: number,
   state: VmStateName,
-  opts: { desc?: string; hostname?: string; since?: number; consoleTail?: string } = {},
+  opts: { desc?: string; hostname?: string; since?: number; consoleTail?: string; phases?: PhaseTimes } = {},
 ) {
-  const { since, consoleTail, ...rest } = opts;
-  await job.putUser(`state/vms/${rank}`, { ...vmState(state, rest), since, consoleTail });
+  const { since, consoleTail, phases, ...rest } = opts;
+  await job.putUser(`state/vms/${rank}`, { ...vmState(state, rest), since, consoleTail, phases });
 }
 
 export function watchHostStates(
@@ -72,7 +78,14 @@ export function watchHostStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = hostStateKey(checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, HOST_STATE)), onError);
+  // a watcher of states wants every change: its callback's value must not end the watch
+  return ks.follow(
+    prefix,
+    (entries) => {
+      onChange(parseStates(entries, prefix, HOST_STATE));
+    },
+    onError,
+  );
 }
 
 export function watchVmStates(
@@ -83,5 +96,12 @@ export function watchVmStates(
   onError?: (err: unknown) => void,
 ): Promise<Following> {
   const prefix = vmStateKey(checkUserName(user), checkJobId(jobId), 0).slice(0, -1);
-  return ks.follow(prefix, (entries) => onChange(parseStates(entries, prefix, VM_STATE)), onError);
+  // a watcher of states wants every change: its callback's value must not end the watch
+  return ks.follow(
+    prefix,
+    (entries) => {
+      onChange(parseStates(entries, prefix, VM_STATE));
+    },
+    onError,
+  );
 }

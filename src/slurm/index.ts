@@ -8,6 +8,7 @@ export { batch } from "./batch.js";
 export { runLauncher, type LauncherOptions } from "./launcher.js";
 export { runVmTask } from "./vm-task.js";
 export { listClusters, formatClusterTable, type ClusterRow } from "./ps.js";
+export { formatStartBreakdown, startBreakdown, type StartBreakdown } from "./start-timing.js";
 export { sshVm, scpVm, ncVm, runOnVmNode } from "./remote.js";
 export { resolveJobTarget, DEFAULT_JOB_NAME, type JobTarget, type JobTargetOptions } from "./target.js";
 export {

@@ -6,9 +6,17 @@ import { join } from "node:path";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig } from "../config/index.js";
 import { envValue, expandHostlist, expandTasksPerNode, uint32Env } from "../job/index.js";
-import { JOB_SECRET_SUBKEY, type JobHandle, type Keystore, type LeaseKeeper } from "../keystore/index.js";
+import {
+  JOB_SECRET_SUBKEY,
+  PhaseClock,
+  putLauncherTiming,
+  readStartTiming,
+  type JobHandle,
+  type Keystore,
+  type LeaseKeeper,
+} from "../keystore/index.js";
 import { encodeTaskEnv, withoutTaskHandover, type LaunchRequest } from "../job/index.js";
-import { exitStatus, PcoccError } from "../util/index.js";
+import { exitStatus, getVerbosity, PcoccError } from "../util/index.js";
 import { describeStepExit, HypervisorStep, type StepExit } from "./hypervisor-step.js";
 import { LauncherReporter } from "./launcher-report.js";
 import { pcoccCommand } from "./pcocc-command.js";
@@ -17,6 +25,7 @@ import { parseImageOverrides } from "./image-override.js";
 import { hostProgressLine } from "./progress.js";
 import { joinAsUser, ProgressDisplay, waitForHosts, waitForVms, type WaitContext } from "./start-wait.js";
 import { gatedVms, waitForReadiness } from "./readiness-gate.js";
+import { formatStartBreakdown, startBreakdown } from "./start-timing.js";
 import { buildRankMap } from "./tasks.js";
 
 export type LauncherOptions = LaunchRequest;
@@ -120,7 +129,9 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   await rm(clusterDir, { recursive: true, force: true });
   await mkdir(clusterDir, { recursive: true, mode: 0o700 });
 
+  const clock = new PhaseClock();
   const step = startHypervisors(o, alloc.cpusPerTask, cluster.resourceDefinition, imageOverrides);
+  clock.mark("step");
   reporter.noteProcess("step", step.pid);
 
   const interrupts = new Interrupts();
@@ -128,14 +139,18 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
   const ctx: WaitContext = { step, interrupted: interrupts.promise, progress, timeoutMs };
   let ks: Keystore | undefined;
   let keeper: LeaseKeeper | undefined;
+  let timing: Promise<void> | undefined;
   try {
     progress.update(hostProgressLine(alloc.nodes.map((node) => ({ node }))));
     const joined = await joinAsUser(ctx, config, alloc.jobId);
     ks = joined.ks;
     const job: JobHandle = joined.job;
     keeper = job.keepAlive();
+    clock.mark("joined");
     await waitForHosts(ctx, ks, alloc.jobId, alloc.nodes);
+    clock.mark("hosts");
     await writeClusterKeys(job, cluster.resourceDefinition, o.definition, rankMap, alloc.nodes, o.images);
+    clock.mark("described");
     await waitForVms(
       ctx,
       ks,
@@ -143,6 +158,10 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
       alloc.jobId,
       cluster.vms.map((v) => v.name),
     );
+    clock.mark("vms");
+    timing = recordTiming(job, clock);
+    // with -v the breakdown is the last word of the start-up; otherwise nobody waits for it
+    if (getVerbosity() > 0) await timing;
     if (o.gate !== undefined) await waitForReadiness(ctx, job, gatedVms(config, cluster, o.gate));
   } catch (err) {
     progress.clear();
@@ -163,9 +182,23 @@ export async function runLauncher(o: LauncherOptions): Promise<number> {
     return await supervise(o, step, interrupts, env, timeoutMs, (pid) => reporter.noteProcess("front", pid));
   } finally {
     interrupts.dispose();
+    await timing;
     keeper?.close();
     await ks?.close();
     await rm(clusterDir, { recursive: true, force: true });
+  }
+}
+
+/** Publishes the launcher's phases; with -v, reads every part's back and prints the breakdown. */
+async function recordTiming(job: JobHandle, clock: PhaseClock): Promise<void> {
+  try {
+    await putLauncherTiming(job, clock.phases);
+    if (getVerbosity() === 0) return;
+    const t = await readStartTiming(job.ks, job.user, job.jobId);
+    process.stderr.write(formatStartBreakdown(startBreakdown(t)));
+  } catch (err) {
+    // timing is for people reading it: a failed write or read must not stop the cluster
+    process.stderr.write(`pcocc: start-up timing not recorded: ${(err as Error).message}\n`);
   }
 }
 
@@ -177,14 +210,16 @@ async function writeClusterKeys(
   nodes: string[],
   images: string[],
 ): Promise<void> {
-  // the cluster facts' shared secret: once per job, in the user's tree (no other user reads it)
-  await job.putUser(JOB_SECRET_SUBKEY, randomBytes(32).toString("hex"));
-  // `definition` last: readers take its presence as "the cluster is described"
-  await job.putUser("resource_definition", resourceDefinition);
-  await job.putUser("rank_map", rankMap);
-  await job.putUser("nodes", nodes);
-  if (images.length) await job.putUser("image_override", images.join("\n"));
-  await job.putUser("definition", definition);
+  // one txn: readers take `definition` as "the cluster is described", and it comes with all the rest
+  await job.putUserMany([
+    // the cluster facts' shared secret: once per job, in the user's tree (no other user reads it)
+    { key: JOB_SECRET_SUBKEY, value: randomBytes(32).toString("hex") },
+    { key: "resource_definition", value: resourceDefinition },
+    { key: "rank_map", value: rankMap },
+    { key: "nodes", value: nodes },
+    ...(images.length ? [{ key: "image_override", value: images.join("\n") }] : []),
+    { key: "definition", value: definition },
+  ]);
 }
 
 async function stopCluster(step: HypervisorStep): Promise<StepExit> {

@@ -6,11 +6,13 @@ import {
   openKeystore,
   READINESS_STATE,
   readinessSubKey,
+  readStartTiming,
   recordOrUndefined,
   type Keystore,
   type ReadinessState,
 } from "../keystore/index.js";
 import { squeueJobs, type SqueueJob } from "./commands.js";
+import { startBreakdown, type StartBreakdown } from "./start-timing.js";
 
 export interface ClusterRow {
   id: number;
@@ -26,6 +28,8 @@ export interface ClusterRow {
   definition?: string;
   /** Each VM's readiness (`vmN` → state), when the cluster was started with `--wait`. */
   readiness?: Record<string, ReadinessState>;
+  /** Start-up phases of the caller's own clusters (`--json`; other users' VM states are not readable). */
+  startup?: StartBreakdown;
 }
 
 /** Table with pcocc's columns. */
@@ -50,8 +54,13 @@ export function formatClusterTable(rows: ClusterRow[]): string {
 }
 
 /** SLURM jobs of `user` (all users with `all`) that are pcocc clusters, i.e. have their keys in etcd. */
-export async function listClusters(opts: { user?: string; all?: boolean }): Promise<ClusterRow[]> {
-  const user = opts.all ? undefined : (opts.user ?? userInfo().username);
+export async function listClusters(opts: {
+  user?: string;
+  all?: boolean;
+  timing?: boolean;
+}): Promise<ClusterRow[]> {
+  const me = userInfo().username;
+  const user = opts.all ? undefined : (opts.user ?? me);
   const jobs = await squeueJobs({ user });
   if (jobs.length === 0) return [];
   const config = await loadConfig();
@@ -65,6 +74,10 @@ export async function listClusters(opts: { user?: string; all?: boolean }): Prom
         const row = toRow(j, typeof def?.value === "string" ? def.value : undefined);
         const readiness = await readinessOf(ks, j.user, id);
         if (readiness) row.readiness = readiness;
+        if (opts.timing && j.user === me)
+          row.startup = startBreakdown(
+            await readStartTiming(ks, me, id).catch(() => ({ hosts: {}, vms: {} })),
+          );
         return row;
       }),
     );

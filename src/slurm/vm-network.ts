@@ -21,25 +21,23 @@ export async function readVmNics(
   nodeRank: number,
   rank: number,
 ): Promise<NicSpec[]> {
-  if (networks.length === 0) return [];
   const base = clusterPrefix(job.jobId);
-  return job.ks.waitFor(
-    base,
-    (entries) => {
-      const nics: NicSpec[] = [];
-      for (const net of networks) {
-        const key = base + netRecordSubKey(net, nodeRank);
-        const entry = entries.get(key);
-        if (!entry) return undefined;
-        const vm = checkRecord(NODE_NET_RECORD, key, entry.value)[`vm-${rank}`];
-        if (!vm) return undefined;
-        nics.push({ tap: vm.tap, mac: vm.mac });
-      }
-      return nics;
-    },
-    {
-      timeoutMs: NIC_WAIT_MS,
-      timeoutMessage: `vm${rank}: the network setup of node rank ${nodeRank} did not publish its NICs`,
-    },
+  // each record on its own: the job's tree holds every node's records, which grows with the job
+  return Promise.all(
+    networks.map((net) => {
+      const key = base + netRecordSubKey(net, nodeRank);
+      return job.ks.waitFor(
+        key,
+        (entries): NicSpec | undefined => {
+          const entry = entries.get(key);
+          const vm = entry && checkRecord(NODE_NET_RECORD, key, entry.value)[`vm-${rank}`];
+          return vm && { tap: vm.tap, mac: vm.mac };
+        },
+        {
+          timeoutMs: NIC_WAIT_MS,
+          timeoutMessage: `vm${rank}: the network setup of node rank ${nodeRank} did not publish its NICs`,
+        },
+      );
+    }),
   );
 }

@@ -3,7 +3,14 @@ import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
-import { joinJob, openKeystore, putVmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import {
+  joinJob,
+  openKeystore,
+  PhaseClock,
+  putVmState,
+  type JobHandle,
+  type VmStateName,
+} from "../keystore/index.js";
 import { decodeTaskEnv } from "../job/index.js";
 import { hypervisorLogger, PcoccError } from "../util/index.js";
 import {
@@ -61,9 +68,14 @@ class VmStatePublisher {
   private current?: { state: VmStateName; desc?: string; since: number };
   private tail?: string;
   private timer?: NodeJS.Timeout;
+  /** A write is queued that has not read `current` yet. */
+  private queued = false;
+  /** Start-up phases, published with the states (a first console byte after `running` on its own). */
+  readonly clock = new PhaseClock();
 
   constructor(
-    private readonly job: JobHandle,
+    /** Still connecting while the VM is prepared: states wait for it, in order. */
+    private readonly job: Promise<JobHandle>,
     private readonly rank: number,
     private readonly hostname: string,
     private readonly consoleLog: string,
@@ -75,6 +87,7 @@ class VmStatePublisher {
     const desc =
       change.state === "stopped" ? "stopped" : change.state === "stopping" ? "stopping" : change.detail;
     this.current = { state, desc: state === "failed" ? (desc ?? "failed") : undefined, since: Date.now() };
+    if (state === "running") this.clock.mark("running");
     this.publish();
     // a console tail is a nicety: a failed read (log rotated away, EIO) waits for the next tick
     const poll = () => this.pollConsole().catch(() => undefined);
@@ -82,13 +95,34 @@ class VmStatePublisher {
     if (state !== "qemu-start") this.stopPolling();
   }
 
+  onPhase(phase: string): void {
+    this.clock.mark(phase);
+    if (phase === "console" && this.current?.state === "running") this.publish();
+  }
+
+  /**
+   * Writes the latest state after the writes before it. States that came while a write was queued are
+   * folded into it (a slow keystore sees one write for topology, disk and qemu-start, not three).
+   */
   private publish(): void {
-    const c = this.current;
-    if (!c) return;
-    const opts = { desc: c.desc, hostname: this.hostname, since: c.since, consoleTail: this.tail };
+    if (!this.current || this.queued) return;
+    this.queued = true;
     this.chain = this.chain
-      .then(() => putVmState(this.job, this.rank, c.state, opts))
+      .then(async () => {
+        const job = await this.job;
+        this.queued = false;
+        const c = this.current!;
+        const opts = {
+          desc: c.desc,
+          hostname: this.hostname,
+          since: c.since,
+          consoleTail: this.tail,
+          phases: { ...this.clock.phases },
+        };
+        await putVmState(job, this.rank, c.state, opts);
+      })
       .catch(() => {
+        this.queued = false;
         // the launcher sees the VM through later states or the step's end; a lost update is not fatal
       });
   }
@@ -133,7 +167,7 @@ async function lastLine(file: string): Promise<string | undefined> {
 /** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
 async function buildVmSpec(
   config: PcoccConfig,
-  job: JobHandle,
+  job: Promise<JobHandle>,
   task: ReturnType<typeof taskFromEnv>,
   env: NodeJS.ProcessEnv,
 ): Promise<VmSpec> {
@@ -145,11 +179,13 @@ async function buildVmSpec(
   const imageUri = Object.hasOwn(task.imageOverrides, vm.template)
     ? task.imageOverrides[vm.template]
     : (tpl.settings.image ?? undefined);
-  const [image, nics, mem, facts] = await Promise.all([
+  const nicsReady = job.then((j) => readVmNics(j, networks, task.nodeRank, task.rank));
+  // awaited by the hypervisor before QEMU starts; a failure before that must not go unhandled
+  nicsReady.catch(() => undefined);
+  const [image, mem, facts] = await Promise.all([
     imageUri ? resolveImage(config, imageUri) : undefined,
-    readVmNics(job, networks, task.nodeRank, task.rank),
     jobMemory(task.jobId, env),
-    gatherClusterFacts(config, job, cluster, task.rankMap, task.rank),
+    job.then((j) => gatherClusterFacts(config, j, cluster, task.rankMap, task.rank)),
   ]);
   const s = tpl.settings;
   const vcpus = task.cpusPerTask;
@@ -180,7 +216,8 @@ async function buildVmSpec(
     },
     imagePath: image?.topPath,
     imageUri,
-    nics,
+    nics: [],
+    nicsReady,
     facts,
     vcpus,
     memoryMiB,
@@ -199,30 +236,38 @@ async function buildVmSpec(
 export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const task = taskFromEnv(env);
   const config = await loadConfig();
-  const ks = await openKeystore({ config, as: "user" });
-  let publisher: VmStatePublisher | undefined;
+  // the keystore connects and the NICs are read while the VM's disk and seed are made
+  const opened = openKeystore({ config, as: "user" });
+  const joined = opened.then((ks) => joinJob(ks, { jobId: Number(task.jobId) }));
+  const hostname = `vm${task.rank}`;
+  const stateDir = defaultVmStateDir(task.jobId, task.rank);
+  const publisher = new VmStatePublisher(joined, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+  joined.then(
+    () => publisher.onPhase("keystore"),
+    () => undefined,
+  );
   try {
-    const job = await joinJob(ks, { jobId: Number(task.jobId) });
-    const hostname = `vm${task.rank}`;
-    const stateDir = defaultVmStateDir(task.jobId, task.rank);
-    publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
     // one line per state in the node's log for admins (/var/log/pcocc), besides the keystore
     const nodeLog = await hypervisorLogger(Number(task.jobId), { vm: hostname });
-    const p = publisher;
     const onState = (c: HypervisorStateChange): void => {
-      p.onChange(c);
+      publisher.onChange(c);
       nodeLog?.[c.state === "failed" ? "error" : "info"](c, `${hostname} ${c.state}`);
     };
     let spec: VmSpec;
     try {
-      spec = await buildVmSpec(config, job, task, env);
+      spec = await buildVmSpec(config, joined, task, env);
     } catch (err) {
       onState({ state: "failed", detail: (err as Error).message });
       throw err;
     }
-    return await runHypervisor({ ...spec, onState });
+    publisher.onPhase("spec");
+    spec.nicsReady?.then(
+      () => publisher.onPhase("nics"),
+      () => undefined,
+    );
+    return await runHypervisor({ ...spec, onState, onPhase: (n) => publisher.onPhase(n) });
   } finally {
-    await publisher?.flush();
-    await ks.close();
+    await publisher.flush();
+    await (await opened.catch(() => undefined))?.close();
   }
 }

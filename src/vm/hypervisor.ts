@@ -105,12 +105,18 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
+    spec.onPhase?.("qemu-spawn");
     control = await connectQemu(spec, qemu, paths);
+    spec.onPhase?.("qmp-ready");
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
     agent = new AgentMux(paths.agentQemuSocket, paths.agentSocket);
     await agent.start();
+    const unwatch = proxy.onOutput(() => {
+      unwatch();
+      spec.onPhase?.("console");
+    });
     await writeVmInfo(spec, paths, qemu, decision.accel);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
@@ -160,7 +166,9 @@ async function prepareVm(
     throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
+  spec.onPhase?.("overlay");
   const { agentNote, factsNote } = await writeSeedFiles(spec, paths);
+  spec.onPhase?.("seed");
   // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
   if (agentNote) logger.warn({ vm: spec.name }, `${spec.name} has no guest agent: ${agentNote}`);
   if (factsNote) logger.warn({ vm: spec.name }, `${spec.name}: ${factsNote}`);
@@ -169,7 +177,11 @@ async function prepareVm(
   for (const m of planMounts)
     if (m.virtiofsSocket) helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
   const vhostNet = await usable("/dev/vhost-net", constants.R_OK | constants.W_OK);
-  const plan = planQemu(spec, { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet });
+  const nics = spec.nicsReady ? await spec.nicsReady : spec.nics;
+  const plan = planQemu(
+    { ...spec, nics },
+    { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet },
+  );
   return { plan, decision };
 }
 

@@ -52,6 +52,8 @@ export interface VmSpec {
   /** The repository URI it came from (recorded for `pcocc save`). */
   imageUri?: string;
   nics: NicSpec[];
+  /** NICs still being looked up: the disk and seed are prepared meanwhile, QEMU starts once they came. */
+  nicsReady?: Promise<NicSpec[]>;
   /** QEMU user networking, for tests that need no host network. */
   userNet?: { hostfwd?: string[] };
   vcpus: number;
@@ -68,6 +70,8 @@ export interface VmSpec {
   stateDir: string;
   /** Progress for the launcher and `pcocc console` (published to the keystore by the caller). */
   onState?: (change: HypervisorStateChange) => void;
+  /** Start-up phases as they end (overlay, seed, qemu-spawn, qmp-ready, console = first console byte). */
+  onPhase?: (phase: string) => void;
   /** Stops the VM like SIGTERM does (in addition to SIGTERM/SIGINT of this process). */
   signal?: AbortSignal;
   /** `powerdown`: ACPI power button, then `quit` after `powerdownGraceMs`. Default `quit`. */

@@ -45,7 +45,7 @@ export function manualDeleteJob(
 
 /**
  * `pcocc internal setup init|cleanup|create|delete` (root). init/cleanup: node-level network objects (admin,
- * systemd unit). create/delete: one job's networks on this node, called by the SPANK plugin with the job's
+ * systemd unit; create makes them too). create/delete: one job's networks on this node, called by the SPANK plugin with the job's
  * SLURM_* variables and SPANK_PCOCC_SETUP in a clean environment.
  */
 export function register(program: Command): void {
@@ -106,10 +106,17 @@ async function runSetup(
       const job = jobs.setupCreateJobFromEnv(process.env);
       Object.assign(facts, { jobId: job.jobId, nodeRank: job.nodeRank, user: job.user, vms: nodeVms(job) });
       await vm.createJobStateDir(job);
+      // the node-level objects (idempotent) are made while the keystore part runs: one process, not two
+      const nodeReady = net.setupInit(config, so);
+      nodeReady.catch(() => undefined);
       // a create that fails leaves nothing, its VM state directory included
       await jobs
-        .beginJobOnNode(config, job, (handle) => net.setupCreate(config, job, handle, so))
+        .beginJobOnNode(config, job, async (handle) => {
+          await nodeReady;
+          await net.setupCreate(config, job, handle, so);
+        })
         .catch(async (err: unknown) => {
+          await nodeReady.catch(() => undefined);
           await vm.removeJobStateDir(job.jobId);
           throw err;
         });

@@ -12,7 +12,7 @@ export function register(program: Command): void {
         import("../../slurm/index.js"),
         import("../ps-json.js"),
       ]);
-      const rows = await listClusters(opts);
+      const rows = await listClusters({ ...opts, timing: opts.json === true });
       process.stdout.write(
         opts.json ? `${JSON.stringify(rows.map(clusterRowJson), null, 2)}\n` : formatClusterTable(rows),
       );

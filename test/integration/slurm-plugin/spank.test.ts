@@ -119,7 +119,7 @@ afterAll(() => {
 });
 
 describe("SPANK plugin", () => {
-  it("runs setup init+create once per node as root with a clean, validated environment, and delete at step end", async () => {
+  it("runs setup create once per node as root with a clean, validated environment, and delete at step end", async () => {
     const r = await srun(["--vm", "spanktest:2", "-N2", "printenv", "SLURM_JOB_ID"], {
       PCOCC_REQUEST_CRED: CRED,
       // a user cannot steer the root command through the environment
@@ -133,7 +133,7 @@ describe("SPANK plugin", () => {
 
     // a node's delete may already have run: the step is over once srun returns
     const setup = records(job).filter((x) => x.action !== "delete");
-    expect(actions(setup)).toBe("node1:create node1:init node2:create node2:init");
+    expect(actions(setup)).toBe("node1:create node2:create");
     const deletes = await eventually(() => {
       const d = records(job).filter((x) => x.action === "delete");
       return d.length === 2 ? d : undefined;
@@ -183,7 +183,7 @@ describe("SPANK plugin", () => {
     const job = jobIdOf(r.stdout);
     await eventually(() => (records(job).some((x) => x.action === "delete") ? true : undefined), "delete");
     const recs = records(job);
-    expect(recs.map((x) => x.action).sort()).toEqual(["create", "delete", "init"]);
+    expect(recs.map((x) => x.action).sort()).toEqual(["create", "delete"]);
     expect(recs.every((x) => x.env.SLURM_STEP_ID === "0")).toBe(true);
   });
 
@@ -205,11 +205,7 @@ describe("SPANK plugin", () => {
       const all = records(job);
       return all.some((x) => x.action === "delete") ? all : undefined;
     }, "delete of the srun step");
-    expect(recs.map((x) => `${x.action}:${x.env.SLURM_STEP_ID}`).sort()).toEqual([
-      "create:0",
-      "delete:0",
-      "init:0",
-    ]);
+    expect(recs.map((x) => `${x.action}:${x.env.SLURM_STEP_ID}`).sort()).toEqual(["create:0", "delete:0"]);
   });
 
   it("refuses hostile --vm values with a clear message, without running anything", async () => {
@@ -250,7 +246,7 @@ describe("SPANK plugin", () => {
       const all = records(job);
       return all.filter((x) => x.action === "delete").length === 2 ? all : undefined;
     }, "delete after the failed create");
-    expect(actions(recs)).toBe("node1:create node1:delete node1:init node2:create node2:delete node2:init");
+    expect(actions(recs)).toBe("node1:create node1:delete node2:create node2:delete");
   });
 
   it("a setup that never finishes is killed after timeout= and the step fails instead of hanging", async () => {
