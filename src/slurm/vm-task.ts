@@ -1,9 +1,17 @@
 import { open } from "node:fs/promises";
+import { hostname } from "node:os";
 import { parseClusterDefinition } from "../cluster/index.js";
 import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
-import { joinJob, openKeystore, putVmState, type JobHandle, type VmStateName } from "../keystore/index.js";
+import {
+  claimDrives,
+  joinJob,
+  openKeystore,
+  putVmState,
+  type JobHandle,
+  type VmStateName,
+} from "../keystore/index.js";
 import { decodeTaskEnv } from "../job/index.js";
 import { PcoccError } from "../util/index.js";
 import {
@@ -173,6 +181,7 @@ async function buildVmSpec(
       initrd: s.initrd ?? undefined,
       "kernel-args": s["kernel-args"],
       accelerator: s.accelerator,
+      "persistent-drives": s["persistent-drives"],
     },
     imagePath: image?.topPath,
     imageUri,
@@ -198,9 +207,8 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
   let publisher: VmStatePublisher | undefined;
   try {
     const job = await joinJob(ks, { jobId: Number(task.jobId) });
-    const hostname = `vm${task.rank}`;
     const stateDir = defaultVmStateDir(task.jobId, task.rank);
-    publisher = new VmStatePublisher(job, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+    publisher = new VmStatePublisher(job, task.rank, `vm${task.rank}`, vmStatePaths(stateDir).consoleLog);
     let spec: VmSpec;
     try {
       spec = await buildVmSpec(config, job, task, env);
@@ -209,7 +217,12 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
       throw err;
     }
     const p = publisher;
-    return await runHypervisor({ ...spec, onState: (c) => p.onChange(c) });
+    const holder = { jobId: Number(task.jobId), vm: spec.name, host: hostname(), user: job.user };
+    return await runHypervisor({
+      ...spec,
+      onState: (c) => p.onChange(c),
+      driveLocker: (drives) => claimDrives(ks, holder, drives),
+    });
   } finally {
     await publisher?.flush();
     await ks.close();

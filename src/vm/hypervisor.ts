@@ -13,6 +13,7 @@ import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { planQemu, virtiofsSockets } from "./qemu-plan.js";
 import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, QemuProcess } from "./qemu-process.js";
+import { preparePersistentDrives, type PreparedDrives } from "./persistent-drives.js";
 import { listenForSaves } from "./save-guard.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
 import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
@@ -99,15 +100,16 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let control: QmpClient | undefined;
   let proxy: ConsoleProxy | undefined;
   let saves: Server | undefined;
+  const held: { drives?: PreparedDrives } = {};
   try {
-    const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
+    const { plan, decision } = await prepareVm(spec, paths, { helpers, held }, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
     control = await connectQemu(spec, qemu, paths);
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
-    await writeVmInfo(spec, paths, qemu, decision.accel);
+    await writeVmInfo(spec, paths, qemu, decision.accel, held.drives);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
     report({ state: "running" });
@@ -123,6 +125,8 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     await proxy?.close();
     await qemu?.kill();
     for (const h of helpers) h.kill("SIGTERM");
+    // QEMU is gone: the drives are free for the next VM
+    await held.drives?.locks?.release();
     await rm(spec.stateDir, { recursive: true, force: true });
   }
 }
@@ -131,7 +135,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
 async function prepareVm(
   spec: VmSpec,
   paths: VmStatePaths,
-  helpers: ChildProcess[],
+  own: { helpers: ChildProcess[]; held: { drives?: PreparedDrives } },
   report: Report,
   logger: Logger,
 ): Promise<{ plan: QemuPlan; decision: AcceleratorDecision }> {
@@ -155,15 +159,28 @@ async function prepareVm(
     throw new PcoccError(`the checkpoint has no disk for ${spec.name}`);
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
+  const drives = await preparePersistentDrives(spec.template["persistent-drives"] ?? [], {
+    model: spec.template["disk-model"] ?? "virtio",
+    vmRank: spec.rank,
+    locker: spec.driveLocker,
+  });
+  own.held.drives = drives;
   const agentNote = await writeSeedFiles(spec, paths);
   // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
   if (agentNote) logger.warn({ vm: spec.name }, `${spec.name} has no guest agent: ${agentNote}`);
 
   const planMounts = virtiofsSockets(mounts, spec.stateDir);
   for (const m of planMounts)
-    if (m.virtiofsSocket) helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
+    if (m.virtiofsSocket) own.helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
   const vhostNet = await usable("/dev/vhost-net", constants.R_OK | constants.W_OK);
-  const plan = planQemu(spec, { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet });
+  const plan = planQemu(spec, {
+    accel: decision.accel,
+    diskBase,
+    paths,
+    mounts: planMounts,
+    vhostNet,
+    persistentDrives: drives.drives,
+  });
   return { plan, decision };
 }
 
@@ -227,6 +244,7 @@ async function writeVmInfo(
   paths: VmStatePaths,
   qemu: QemuProcess,
   accel: string,
+  drives?: PreparedDrives,
 ): Promise<void> {
   const info: VmInfo = {
     name: spec.name,
@@ -239,6 +257,7 @@ async function writeVmInfo(
     memoryMiB: spec.memoryMiB,
     vcpus: spec.vcpus,
     restored: spec.restore !== undefined,
+    persistentDrives: drives?.drives.map((d) => ({ node: d.node, path: d.path, backup: d.backup })),
   };
   await writeFile(paths.info, JSON.stringify(info), { mode: 0o600 });
 }

@@ -54,6 +54,8 @@ export interface VmInfo {
   vcpus: number;
   /** Resumed from a checkpoint: its disk sits on the checkpoint's layer, not directly on the image. */
   restored?: boolean;
+  /** Persistent drives in `save -i` order after the boot disk: QEMU node, real path, backup image URI. */
+  persistentDrives?: Array<{ node: string; path: string; backup: string | null }>;
 }
 
 /** A VM the CLI can talk to. */

@@ -1,4 +1,5 @@
 import { PcoccError } from "../util/index.js";
+import type { DriveLocker, PersistentDriveSetting } from "./persistent-drives.js";
 import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
 /**
@@ -23,6 +24,7 @@ export interface VmTemplateSettings {
   initrd?: string | null;
   "kernel-args"?: string | null;
   accelerator?: "auto" | "kvm" | "tcg" | null;
+  "persistent-drives"?: PersistentDriveSetting[] | null;
 }
 
 /**
@@ -75,6 +77,8 @@ export interface VmSpec {
    * QEMU loads the VM's state from `memory` instead of booting.
    */
   restore?: { disk?: string; memory: string };
+  /** Multi-mount protection of persistent drives across nodes; none = QEMU's image lock only. */
+  driveLocker?: DriveLocker;
   /** Let QEMU's stderr through (pcocc does with -v). */
   qemuStderr?: boolean;
 }
