@@ -42,7 +42,9 @@ export function renderSlurmConf(p: SlurmConfParams): string {
     "SelectTypeParameters=CR_Core_Memory",
     `DefMemPerCPU=${Math.max(1, Math.floor(p.memMiB / p.cpus))}`,
     "ProctrackType=proctrack/linuxproc",
-    "TaskPlugin=task/none",
+    // each task on its own cores, as a site running pcocc binds them: hypervisors pin vCPUs in that cpuset
+    "TaskPlugin=task/affinity",
+    "TaskPluginParam=Cores",
     "JobAcctGatherType=jobacct_gather/none",
     "AccountingStorageType=accounting_storage/none",
     "JobCompType=jobcomp/none",

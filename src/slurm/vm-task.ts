@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseClusterDefinition } from "../cluster/index.js";
-import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
+import { loadConfig, resolveTemplate, type PcoccConfig, type ResolvedSettings } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import {
@@ -16,6 +16,7 @@ import { decodeTaskEnv } from "../job/index.js";
 import { PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
+  nodeCoreCount,
   runHypervisor,
   vmStatePaths,
   type VmSpec,
@@ -135,6 +136,17 @@ async function lastLine(file: string): Promise<string | undefined> {
   }
 }
 
+/** The task's cores (`full-node`: the node's) less the ones `emulator-cores` sets aside for QEMU. */
+async function vcpuCount(template: string, s: ResolvedSettings, cpusPerTask: number): Promise<number> {
+  const cores = s["full-node"] ? await nodeCoreCount() : cpusPerTask;
+  const vcpus = cores - s["emulator-cores"];
+  if (vcpus < 1)
+    throw new PcoccError(
+      `template '${template}': emulator-cores ${s["emulator-cores"]} leaves no core for vCPUs (the task has ${cores})`,
+    );
+  return vcpus;
+}
+
 /** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
 async function buildVmSpec(
   config: PcoccConfig,
@@ -156,7 +168,7 @@ async function buildVmSpec(
     jobMemory(task.jobId, env),
   ]);
   const s = tpl.settings;
-  const vcpus = task.cpusPerTask;
+  const vcpus = await vcpuCount(vm.template, s, task.cpusPerTask);
   const memoryMiB = vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode);
   const restore = task.restartDir
     ? await restoreFor(task.restartDir, task.rank, { vcpus, memoryMiB })
@@ -182,6 +194,9 @@ async function buildVmSpec(
       "kernel-args": s["kernel-args"],
       accelerator: s.accelerator,
       "persistent-drives": s["persistent-drives"],
+      "bind-vcpus": s["bind-vcpus"],
+      "emulator-cores": s["emulator-cores"],
+      "full-node": s["full-node"],
     },
     imagePath: image?.topPath,
     imageUri,

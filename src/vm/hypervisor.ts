@@ -13,6 +13,7 @@ import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { planQemu, virtiofsSockets } from "./qemu-plan.js";
 import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, QemuProcess } from "./qemu-process.js";
+import { applyCpuBinding, planCpuBinding, taskCores, widenToNode, type CpuBinding } from "./cpu-binding.js";
 import { preparePersistentDrives, type PreparedDrives } from "./persistent-drives.js";
 import { listenForSaves } from "./save-guard.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
@@ -80,6 +81,22 @@ class StopRequest {
 }
 
 type Logger = Awaited<ReturnType<typeof log>>;
+/** What the hypervisor holds for its VM's life and gives back at its end. */
+interface Held {
+  drives?: PreparedDrives;
+  cpus?: { binding: CpuBinding } | { reason: string };
+}
+
+/** `full-node` first takes the whole node; then pcocc's pinning rule over the task's cores. */
+async function cpuPlan(spec: VmSpec): Promise<{ binding: CpuBinding } | { reason: string }> {
+  const tpl = spec.template;
+  if (tpl["full-node"]) await widenToNode();
+  return planCpuBinding(await taskCores(), {
+    vcpus: spec.vcpus,
+    emulatorCores: tpl["emulator-cores"] ?? 0,
+    bind: tpl["bind-vcpus"] ?? true,
+  });
+}
 type Report = (change: HypervisorStateChange) => void;
 
 /**
@@ -100,16 +117,18 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let control: QmpClient | undefined;
   let proxy: ConsoleProxy | undefined;
   let saves: Server | undefined;
-  const held: { drives?: PreparedDrives } = {};
+  const held: Held = {};
   try {
     const { plan, decision } = await prepareVm(spec, paths, { helpers, held }, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
     control = await connectQemu(spec, qemu, paths);
+    if (held.cpus && "binding" in held.cpus)
+      await applyCpuBinding(control, qemu.child.pid!, held.cpus.binding);
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
-    await writeVmInfo(spec, paths, qemu, decision.accel, held.drives);
+    await writeVmInfo(spec, paths, qemu, decision.accel, held);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
     report({ state: "running" });
@@ -135,11 +154,13 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
 async function prepareVm(
   spec: VmSpec,
   paths: VmStatePaths,
-  own: { helpers: ChildProcess[]; held: { drives?: PreparedDrives } },
+  own: { helpers: ChildProcess[]; held: Held },
   report: Report,
   logger: Logger,
 ): Promise<{ plan: QemuPlan; decision: AcceleratorDecision }> {
   report({ state: "topology" });
+  own.held.cpus = await cpuPlan(spec);
+  if ("reason" in own.held.cpus) logger.info({ vm: spec.name }, `vCPUs not pinned: ${own.held.cpus.reason}`);
   const mounts = mountsFromTemplate(spec.template, spec.mounts);
   for (const m of mounts) {
     const st = await stat(m.path).catch(() => undefined);
@@ -244,7 +265,7 @@ async function writeVmInfo(
   paths: VmStatePaths,
   qemu: QemuProcess,
   accel: string,
-  drives?: PreparedDrives,
+  held: Held,
 ): Promise<void> {
   const info: VmInfo = {
     name: spec.name,
@@ -257,7 +278,8 @@ async function writeVmInfo(
     memoryMiB: spec.memoryMiB,
     vcpus: spec.vcpus,
     restored: spec.restore !== undefined,
-    persistentDrives: drives?.drives.map((d) => ({ node: d.node, path: d.path, backup: d.backup })),
+    persistentDrives: held.drives?.drives.map((d) => ({ node: d.node, path: d.path, backup: d.backup })),
+    cpuBinding: held.cpus && ("binding" in held.cpus ? held.cpus.binding : held.cpus),
   };
   await writeFile(paths.info, JSON.stringify(info), { mode: 0o600 });
 }

@@ -4,6 +4,7 @@ export type { VmSpec, HypervisorState, HypervisorStateChange, VmTemplateSettings
 export { mountsFromTemplate, parseVmSpec } from "./spec.js";
 export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";
 export { buildQemuArgv } from "./qemu-argv.js";
+export { nodeCoreCount } from "./cpu-binding.js";
 export { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
 export type { AcceleratorDecision, AcceleratorHost } from "./accel.js";
 export { QmpClient, QmpError, QmpDisconnectedError } from "./qmp.js";

@@ -56,6 +56,8 @@ export interface VmInfo {
   restored?: boolean;
   /** Persistent drives in `save -i` order after the boot disk: QEMU node, real path, backup image URI. */
   persistentDrives?: Array<{ node: string; path: string; backup: string | null }>;
+  /** Host CPUs of each vCPU and of QEMU's other threads, or why the vCPUs float over the task's CPUs. */
+  cpuBinding?: { vcpus: number[][]; emulator?: number[] } | { reason: string };
 }
 
 /** A VM the CLI can talk to. */

@@ -25,6 +25,9 @@ export interface VmTemplateSettings {
   "kernel-args"?: string | null;
   accelerator?: "auto" | "kvm" | "tcg" | null;
   "persistent-drives"?: PersistentDriveSetting[] | null;
+  "bind-vcpus"?: boolean | null;
+  "emulator-cores"?: number | null;
+  "full-node"?: boolean | null;
 }
 
 /**
