@@ -197,6 +197,7 @@ async function buildVmSpec(
       "bind-vcpus": s["bind-vcpus"],
       "emulator-cores": s["emulator-cores"],
       "full-node": s["full-node"],
+      "remote-display": s["remote-display"],
     },
     imagePath: image?.topPath,
     imageUri,

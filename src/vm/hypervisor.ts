@@ -280,6 +280,7 @@ async function writeVmInfo(
     restored: spec.restore !== undefined,
     persistentDrives: held.drives?.drives.map((d) => ({ node: d.node, path: d.path, backup: d.backup })),
     cpuBinding: held.cpus && ("binding" in held.cpus ? held.cpus.binding : held.cpus),
+    remoteDisplay: spec.template["remote-display"] ?? undefined,
   };
   await writeFile(paths.info, JSON.stringify(info), { mode: 0o600 });
 }

@@ -14,6 +14,8 @@ export { buildIso9660 } from "./iso9660.js";
 export { attachConsole, printConsoleLog, DetachDetector } from "./console-attach.js";
 export { resetVm, monitorCommand, dumpMemory } from "./control.js";
 export { saveRevision } from "./save.js";
+export { pipeSpice, requireSpice, serveSpiceRelay } from "./display.js";
+export type { SpiceRelay } from "./display.js";
 export { freezeGuest, thawRestoredGuest } from "./guest-freeze.js";
 export type { FrozenGuest, FreezeOptions } from "./guest-freeze.js";
 export { checkpointVm, checkpointFiles, checkpointManifestPath } from "./checkpoint.js";

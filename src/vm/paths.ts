@@ -20,6 +20,8 @@ export interface VmStatePaths {
   info: string;
   /** Where `pcocc save` tells the hypervisor about its block job (see save-guard.ts). */
   saveGuardSocket: string;
+  /** SPICE server (`remote-display: spice`). */
+  spiceSocket: string;
 }
 
 export function vmStatePaths(dir: string): VmStatePaths {
@@ -37,6 +39,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     agentSocket: join(dir, "pcocc_agent_socket"),
     info: join(dir, "vm.json"),
     saveGuardSocket: join(dir, "save_guard_socket"),
+    spiceSocket: join(dir, "spice_socket"),
   };
 }
 
@@ -58,6 +61,8 @@ export interface VmInfo {
   persistentDrives?: Array<{ node: string; path: string; backup: string | null }>;
   /** Host CPUs of each vCPU and of QEMU's other threads, or why the vCPUs float over the task's CPUs. */
   cpuBinding?: { vcpus: number[][]; emulator?: number[] } | { reason: string };
+  /** `remote-display` the VM has (none: `pcocc display` refuses it). */
+  remoteDisplay?: "spice";
 }
 
 /** A VM the CLI can talk to. */

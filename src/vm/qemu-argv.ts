@@ -53,6 +53,8 @@ export interface QemuPlan {
   serialSocket: string;
   /** Unix socket of the guest agent's virtio-serial port (QEMU listens; the host side connects). */
   agentSocket?: string;
+  /** `remote-display: spice`: the unix socket the SPICE server listens on (see spiceArgs). */
+  spiceSocket?: string;
   customArgs: string[];
   /** Restore from a checkpoint: QEMU reads the VM's state from this inherited file descriptor. */
   incomingFd?: number;
@@ -69,6 +71,7 @@ export function buildQemuArgv(plan: QemuPlan): string[] {
     ...plan.mounts.flatMap(mountArgs),
     ...monitorArgs(plan),
     ...(plan.agentSocket ? agentPortArgs(plan.agentSocket) : []),
+    ...(plan.spiceSocket ? spiceArgs(plan.spiceSocket) : []),
     ...(plan.incomingFd !== undefined ? ["-incoming", `fd:${plan.incomingFd}`] : []),
     ...plan.customArgs,
   ];
@@ -177,5 +180,25 @@ export function agentPortArgs(socketPath: string, id = "pcocc-agent0"): string[]
     `virtio-serial-pci,id=${id}-bus`,
     "-device",
     `virtserialport,bus=${id}-bus.0,chardev=${id},name=${AGENT_PORT_NAME}`,
+  ];
+}
+
+/**
+ * SPICE on a unix socket in the VM's state directory, not on a TCP port: only the job's user can enter that
+ * directory, so no ticket is needed to keep other users out (pcocc used a TCP port with a SASL password any
+ * local process could try). A QXL card to display, and the vdagent channel for the guest's agent.
+ */
+export function spiceArgs(socketPath: string): string[] {
+  return [
+    "-spice",
+    `unix=on,addr=${optValue(socketPath)},disable-ticketing=on`,
+    "-device",
+    "qxl-vga,id=video0",
+    "-device",
+    "virtio-serial-pci,id=spice-serial",
+    "-chardev",
+    "spicevmc,id=spicechannel0,name=vdagent",
+    "-device",
+    "virtserialport,bus=spice-serial.0,chardev=spicechannel0,name=com.redhat.spice.0",
   ];
 }

@@ -57,6 +57,7 @@ export function planQemu(spec: VmSpec, facts: HostFacts): QemuPlan {
     qmpSocket: paths.qmpSocket,
     serialSocket: paths.serialSocket,
     agentSocket: paths.agentSocket,
+    spiceSocket: tpl["remote-display"] === "spice" ? paths.spiceSocket : undefined,
     customArgs: tpl["custom-args"] ?? [],
     incomingFd: spec.restore ? INCOMING_FD : undefined,
   };

@@ -28,6 +28,7 @@ export interface VmTemplateSettings {
   "bind-vcpus"?: boolean | null;
   "emulator-cores"?: number | null;
   "full-node"?: boolean | null;
+  "remote-display"?: "spice" | null;
 }
 
 /**

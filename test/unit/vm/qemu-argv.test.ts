@@ -191,3 +191,13 @@ describe("persistent drives", () => {
     );
   });
 });
+
+describe("remote display", () => {
+  it("spice listens on the VM's unix socket only, with a QXL card and the vdagent port", () => {
+    const argv = buildQemuArgv({ ...base, spiceSocket: "/run/vm0/spice_socket" });
+    expect(values(argv, "-spice")).toEqual(["unix=on,addr=/run/vm0/spice_socket,disable-ticketing=on"]);
+    expect(values(argv, "-device")).toContain("qxl-vga,id=video0");
+    expect(values(argv, "-chardev")).toContain("spicevmc,id=spicechannel0,name=vdagent");
+    expect(values(buildQemuArgv(base), "-spice")).toEqual([]);
+  });
+});
