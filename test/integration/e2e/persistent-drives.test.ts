@@ -65,7 +65,9 @@ describe("persistent drives across clusters (lab-tiny)", () => {
     drive = `${info.user.home}/pd-${RUN}.raw`;
     templates = `${info.user.home}/.pcocc/templates.yaml`;
     expect(existsSync(templates), `${templates} exists already: this test would replace it`).toBe(false);
-    const doc = `${TEMPLATE}:\n  inherits: ${TINY}\n  persistent-drives:\n    - ${drive}\n`;
+    const doc =
+      `${TEMPLATE}:\n  inherits: ${TINY}\n  persistent-drives:\n    - ${drive}\n` +
+      `pd-missing:\n  inherits: ${TINY}\n  persistent-drives:\n    - ${drive}.%{vm_rank}\n`;
     const w = await userExec(
       info,
       ["sh", "-c", `mkdir -p ~/.pcocc && truncate -s ${SECTORS * 512} ${drive} && cat > ${templates}`],
@@ -81,6 +83,14 @@ describe("persistent drives across clusters (lab-tiny)", () => {
     if (saved) await pcocc(["image", "delete", saved]);
     await expectNodesClean(info, baseline);
   }, 300_000);
+
+  it("a drive that is not there is refused before SLURM is asked, with the VM's own path", async () => {
+    const r = await pcocc(["alloc", "-c1", "-E", "true", "pd-missing:1"]);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toBe(
+      `pcocc: template 'pd-missing': persistent-drives[0] '${drive}.0': cannot use it read-write (ENOENT)\n`,
+    );
+  });
 
   it("is refused to a second cluster while one holds it, and free again after kill -9 of the holder", async () => {
     const first = await holdCluster();
