@@ -42,9 +42,9 @@ export function renderSlurmConf(p: SlurmConfParams): string {
     "SelectTypeParameters=CR_Core_Memory",
     `DefMemPerCPU=${Math.max(1, Math.floor(p.memMiB / p.cpus))}`,
     "ProctrackType=proctrack/linuxproc",
-    // each task on its own cores, as a site running pcocc binds them: hypervisors pin vCPUs in that cpuset
+    // tasks get cpusets (hypervisors pin vCPUs in them); per-task core binding only when a job asks for it
+    // (--cpu-bind=cores): nodes advertise CPUs this machine lacks, and binding tasks laid out on those fails
     "TaskPlugin=task/affinity",
-    "TaskPluginParam=Cores",
     "JobAcctGatherType=jobacct_gather/none",
     "AccountingStorageType=accounting_storage/none",
     "JobCompType=jobcomp/none",
