@@ -4,7 +4,7 @@ import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
 /**
  * The template settings the VM runtime reads, under pcocc's kebab-case names (plus this project's
- * `accelerator`, `initrd` and `kernel-args`). Paths are already expanded by the config layer.
+ * `accelerator`, `initrd` and `kernel-args`). Persistent-drive paths are expanded per VM by the hypervisor.
  */
 export interface VmTemplateSettings {
   "qemu-bin"?: string | null;
