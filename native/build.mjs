@@ -1,6 +1,7 @@
 /* global console, process */
-// Builds the host-networking addon during `npm ci` (package.json "install"). Checks the system headers
-// first so a missing one is reported with the Debian package that provides it, not as a compiler error.
+// Builds the native addons (host networking; CPU affinity) during `npm ci` (package.json "install"). Checks the
+// system headers first so a missing one is reported with the Debian package that provides it, not as a compiler
+// error.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -25,6 +25,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
   "monitor-cmd": [() => import("./commands/monitor-cmd.js")],
   dump: [() => import("./commands/dump.js")],
   save: [() => import("./commands/save.js")],
+  display: [() => import("./commands/display.js")],
   ckpt: [() => import("./commands/ckpt.js")],
   exec: [() => import("./commands/exec.js")],
   agent: [() => import("./commands/agent.js")],
@@ -40,7 +41,7 @@ const verbs: Record<string, Array<() => Promise<VerbModule>>> = {
 };
 
 /** pcocc's verbs that this version does not have: they say so instead of "unknown command". */
-const NOT_BUILT = ["display", "docker", "image cache", "agent attach"];
+const NOT_BUILT = ["docker", "image cache", "agent attach"];
 
 function addUnbuiltVerbs(program: Command): void {
   for (const path of NOT_BUILT) {

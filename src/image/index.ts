@@ -39,5 +39,5 @@ export {
   repoList,
   showImage,
 } from "./manage.js";
-export { createQcow2 } from "./qemu-img.js";
+export { createQcow2, imageInfo } from "./qemu-img.js";
 export { formatGc, formatImageList, formatImageShow, formatRepoList } from "./report.js";

@@ -60,10 +60,17 @@ export interface QemuImgInfo {
   format: string;
   "virtual-size": number;
   "backing-filename"?: string;
+  "format-specific"?: { data?: { "data-file"?: string } };
 }
 
-export async function imageInfo(path: string, format?: string): Promise<QemuImgInfo> {
+/** `forceShare`: read an image a running QEMU holds (qemu-img -U). */
+export async function imageInfo(
+  path: string,
+  format?: string,
+  opts: { forceShare?: boolean } = {},
+): Promise<QemuImgInfo> {
   const args = ["info", "--output=json"];
   if (format) args.push("-f", format);
+  if (opts.forceShare) args.push("-U");
   return JSON.parse(await qemuImg([...args, path])) as QemuImgInfo;
 }

@@ -9,6 +9,8 @@ export { ensureUserPassword, readUserPassword, isValidCredential } from "./crede
 export { ensureUserRole, roleName } from "./roles.js";
 export { beginJob, joinJob, endJob } from "./jobs.js";
 export type { JobHandle } from "./jobs.js";
+export { claimDrives } from "./drive-locks.js";
+export type { DriveClaim, DriveLocks } from "./drive-locks.js";
 export { IdAllocator, pickFreeIds, pickRandomFreeIds } from "./id-allocator.js";
 export type { IdOwner } from "./id-allocator.js";
 export {

@@ -88,6 +88,12 @@ export const vmStateKey = (user: string, jobId: number, rank: number): string =>
 /** The launcher's start-up phases (PhaseTimes), in the user's tree. */
 export const launcherTimingKey = (user: string, jobId: number): string =>
   `${clusterUserPrefix(user, jobId)}timing/launcher`;
+/**
+ * Holders of a persistent drive (pcocc's `mmp/<escaped realpath>`, one key per holding VM below it): the
+ * path without its leading `/`, `_` doubled, `/` turned into `_`, as pcocc escaped it.
+ */
+export const driveHoldersPrefix = (user: string, realPath: string): string =>
+  `${globalUserPrefix(user)}mmp/${realPath.replace(/^\/+/, "").replace(/_/g, "__").replace(/\//g, "_")}/`;
 /** Relative to the job's cluster prefix: a node's part of network `net`. */
 export const netRecordSubKey = (net: string, nodeRank: number): string => `${net}/${nodeRank}`;
 /** Relative to the job's cluster prefix: the host port that reverse-NATs `vmRank:vmPort`. */
@@ -149,6 +155,25 @@ export const LEASE_RECORD: RecordFormat<LeaseRecord> = {
     userLease: leaseId,
     user: userName,
     ttl: z.number().int().min(1).max(86_400),
+  }),
+};
+
+/** One VM holding a persistent drive read-write; `shared`: `mmp: cluster`, the job's other VMs may too. */
+export interface DriveHolder {
+  jobId: number;
+  vm: string;
+  host: string;
+  user: string;
+  shared: boolean;
+}
+export const DRIVE_HOLDER: RecordFormat<DriveHolder> = {
+  what: "persistent drive holder",
+  schema: z.object({
+    jobId: z.number().int().min(1),
+    vm: z.string().regex(/^vm\d{1,7}$/),
+    host: z.string().regex(/^[A-Za-z0-9_.-]{1,253}$/),
+    user: userName,
+    shared: z.boolean(),
   }),
 };
 

@@ -42,7 +42,9 @@ export function renderSlurmConf(p: SlurmConfParams): string {
     "SelectTypeParameters=CR_Core_Memory",
     `DefMemPerCPU=${Math.max(1, Math.floor(p.memMiB / p.cpus))}`,
     "ProctrackType=proctrack/linuxproc",
-    "TaskPlugin=task/none",
+    // tasks get cpusets (hypervisors pin vCPUs in them); per-task core binding only when a job asks for it
+    // (--cpu-bind=cores): nodes advertise CPUs this machine lacks, and binding tasks laid out on those fails
+    "TaskPlugin=task/affinity",
     "JobAcctGatherType=jobacct_gather/none",
     "AccountingStorageType=accounting_storage/none",
     "JobCompType=jobcomp/none",

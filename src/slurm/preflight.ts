@@ -1,17 +1,24 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import type { ClusterDefinition } from "../cluster/index.js";
-import { resolveTemplate, type PcoccConfig } from "../config/index.js";
+import { expandPath, resolveTemplate, type PcoccConfig } from "../config/index.js";
 import { PcoccError } from "../util/index.js";
 import type { ClusterLaunchOptions, MountRequest } from "./batch-args.js";
 
-/** Why `path` cannot be used as a readable file (or directory), or undefined when it can. */
-async function unreadable(path: string, want: "file" | "directory"): Promise<string | undefined> {
+/**
+ * Why `path` cannot be used as a readable file (or directory; `writable`: a read-write file), or undefined
+ * when it can.
+ */
+async function unreadable(
+  path: string,
+  want: "file" | "directory" | "writable",
+): Promise<string | undefined> {
   try {
     const st = await stat(path);
     if (want === "directory" && !st.isDirectory()) return "not a directory";
-    if (want === "file" && st.isDirectory()) return "is a directory";
-    await access(path, want === "directory" ? constants.R_OK | constants.X_OK : constants.R_OK);
+    if (want !== "directory" && st.isDirectory()) return "is a directory";
+    const mode = { directory: constants.R_OK | constants.X_OK, file: constants.R_OK };
+    await access(path, want === "writable" ? constants.R_OK | constants.W_OK : mode[want]);
     return undefined;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -56,6 +63,14 @@ export async function checkTemplates(
         const why = await unreadable(m.path, "directory");
         if (why) bad(`mount-points.${tag}`, m.path, `cannot use it (${why})`);
       }
+      // each VM's own path: `%{vm_rank}` gives every VM of the template its drive
+      const ranks = cluster.vms.filter((v) => v.template === name).map((v) => v.rank);
+      for (const [k, d] of s["persistent-drives"].entries())
+        for (const vmRank of ranks) {
+          const path = expandPath(d.path, { vmRank });
+          const why = await unreadable(path, "writable");
+          if (why) bad(`persistent-drives[${k}]`, path, `cannot use it read-write (${why})`);
+        }
     }),
   );
 }

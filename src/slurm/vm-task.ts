@@ -1,9 +1,11 @@
 import { open } from "node:fs/promises";
+import { hostname } from "node:os";
 import { parseClusterDefinition } from "../cluster/index.js";
-import { loadConfig, resolveTemplate, type PcoccConfig } from "../config/index.js";
+import { loadConfig, resolveTemplate, type PcoccConfig, type ResolvedSettings } from "../config/index.js";
 import { resolveImage } from "../image/index.js";
 import { envValue, parseUint32, tasksPerNodeFromEnv } from "../job/index.js";
 import {
+  claimDrives,
   joinJob,
   openKeystore,
   PhaseClock,
@@ -15,6 +17,7 @@ import { decodeTaskEnv } from "../job/index.js";
 import { hypervisorLogger, PcoccError } from "../util/index.js";
 import {
   defaultVmStateDir,
+  nodeCoreCount,
   runHypervisor,
   vmStatePaths,
   type VmSpec,
@@ -164,6 +167,17 @@ async function lastLine(file: string): Promise<string | undefined> {
   }
 }
 
+/** The task's cores (`full-node`: the node's) less the ones `emulator-cores` sets aside for QEMU. */
+async function vcpuCount(template: string, s: ResolvedSettings, cpusPerTask: number): Promise<number> {
+  const cores = s["full-node"] ? await nodeCoreCount() : cpusPerTask;
+  const vcpus = cores - s["emulator-cores"];
+  if (vcpus < 1)
+    throw new PcoccError(
+      `template '${template}': emulator-cores ${s["emulator-cores"]} leaves no core for vCPUs (the task has ${cores})`,
+    );
+  return vcpus;
+}
+
 /** The VM this task runs, from the definition, the template, the network setup and the job's resources. */
 async function buildVmSpec(
   config: PcoccConfig,
@@ -188,7 +202,7 @@ async function buildVmSpec(
     job.then((j) => gatherClusterFacts(config, j, cluster, task.rankMap, task.rank)),
   ]);
   const s = tpl.settings;
-  const vcpus = task.cpusPerTask;
+  const vcpus = await vcpuCount(vm.template, s, task.cpusPerTask);
   const memoryMiB = vmMemoryMiB(mem, task.cpusPerTask, task.tasksOnNode);
   const restore = task.restartDir
     ? await restoreFor(task.restartDir, task.rank, { vcpus, memoryMiB })
@@ -213,6 +227,11 @@ async function buildVmSpec(
       initrd: s.initrd ?? undefined,
       "kernel-args": s["kernel-args"],
       accelerator: s.accelerator,
+      "persistent-drives": s["persistent-drives"],
+      "bind-vcpus": s["bind-vcpus"],
+      "emulator-cores": s["emulator-cores"],
+      "full-node": s["full-node"],
+      "remote-display": s["remote-display"],
     },
     imagePath: image?.topPath,
     imageUri,
@@ -239,19 +258,19 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
   // the keystore connects and the NICs are read while the VM's disk and seed are made
   const opened = openKeystore({ config, as: "user" });
   const joined = opened.then((ks) => joinJob(ks, { jobId: Number(task.jobId) }));
-  const hostname = `vm${task.rank}`;
+  const vmName = `vm${task.rank}`;
   const stateDir = defaultVmStateDir(task.jobId, task.rank);
-  const publisher = new VmStatePublisher(joined, task.rank, hostname, vmStatePaths(stateDir).consoleLog);
+  const publisher = new VmStatePublisher(joined, task.rank, vmName, vmStatePaths(stateDir).consoleLog);
   joined.then(
     () => publisher.onPhase("keystore"),
     () => undefined,
   );
   try {
     // one line per state in the node's log for admins (/var/log/pcocc), besides the keystore
-    const nodeLog = await hypervisorLogger(Number(task.jobId), { vm: hostname });
+    const nodeLog = await hypervisorLogger(Number(task.jobId), { vm: vmName });
     const onState = (c: HypervisorStateChange): void => {
       publisher.onChange(c);
-      nodeLog?.[c.state === "failed" ? "error" : "info"](c, `${hostname} ${c.state}`);
+      nodeLog?.[c.state === "failed" ? "error" : "info"](c, `${vmName} ${c.state}`);
     };
     let spec: VmSpec;
     try {
@@ -265,7 +284,14 @@ export async function runVmTask(env: NodeJS.ProcessEnv = process.env): Promise<n
       () => publisher.onPhase("nics"),
       () => undefined,
     );
-    return await runHypervisor({ ...spec, onState, onPhase: (n) => publisher.onPhase(n) });
+    const vm = spec.name;
+    const holder = joined.then((j) => ({ jobId: Number(task.jobId), vm, host: hostname(), user: j.user }));
+    return await runHypervisor({
+      ...spec,
+      onState,
+      onPhase: (n) => publisher.onPhase(n),
+      driveLocker: async (drives) => claimDrives(await opened, await holder, drives),
+    });
   } finally {
     await publisher.flush();
     await (await opened.catch(() => undefined))?.close();

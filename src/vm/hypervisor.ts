@@ -14,6 +14,8 @@ import type { QmpClient } from "./qmp.js";
 import { buildQemuArgv, type QemuPlan } from "./qemu-argv.js";
 import { planQemu, virtiofsSockets } from "./qemu-plan.js";
 import { describeExit, dieWithHypervisor, EXIT_GRACE_MS, QemuProcess } from "./qemu-process.js";
+import { applyCpuBinding, planCpuBinding, taskCores, widenToNode, type CpuBinding } from "./cpu-binding.js";
+import { preparePersistentDrives, type PreparedDrives } from "./persistent-drives.js";
 import { listenForSaves } from "./save-guard.js";
 import { writeSeed, type UserDataSource } from "./seed.js";
 import { mountsFromTemplate, type VmSpec, type HypervisorStateChange } from "./spec.js";
@@ -80,6 +82,22 @@ class StopRequest {
 }
 
 type Logger = Awaited<ReturnType<typeof log>>;
+/** What the hypervisor holds for its VM's life and gives back at its end. */
+interface Held {
+  drives?: PreparedDrives;
+  cpus?: { binding: CpuBinding } | { reason: string };
+}
+
+/** `full-node` first takes the whole node; then pcocc's pinning rule over the task's cores. */
+async function cpuPlan(spec: VmSpec): Promise<{ binding: CpuBinding } | { reason: string }> {
+  const tpl = spec.template;
+  if (tpl["full-node"]) await widenToNode();
+  return planCpuBinding(await taskCores(), {
+    vcpus: spec.vcpus,
+    emulatorCores: tpl["emulator-cores"] ?? 0,
+    bind: tpl["bind-vcpus"] ?? true,
+  });
+}
 type Report = (change: HypervisorStateChange) => void;
 
 /**
@@ -101,13 +119,16 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
   let proxy: ConsoleProxy | undefined;
   let agent: AgentMux | undefined;
   let saves: Server | undefined;
+  const held: Held = {};
   try {
-    const { plan, decision } = await prepareVm(spec, paths, helpers, report, logger);
+    const { plan, decision } = await prepareVm(spec, paths, { helpers, held }, report, logger);
     report({ state: "qemu-start", detail: `accelerator ${decision.accel}: ${decision.reason}` });
     qemu = await startQemu(spec, plan, logger);
     spec.onPhase?.("qemu-spawn");
     control = await connectQemu(spec, qemu, paths);
     spec.onPhase?.("qmp-ready");
+    if (held.cpus && "binding" in held.cpus)
+      await applyCpuBinding(control, qemu.child.pid!, held.cpus.binding);
     saves = await listenForSaves(paths.saveGuardSocket, control);
     proxy = new ConsoleProxy(paths.serialSocket, paths.consoleSocket, paths.consoleLog);
     await proxy.start();
@@ -117,7 +138,7 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
       unwatch();
       spec.onPhase?.("console");
     });
-    await writeVmInfo(spec, paths, qemu, decision.accel);
+    await writeVmInfo(spec, paths, qemu, decision.accel, held);
     if (stop.requested) throw new PcoccError("stopped before the VM started");
     await control.execute("cont");
     report({ state: "running" });
@@ -134,6 +155,8 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
     await agent?.close();
     await qemu?.kill();
     for (const h of helpers) h.kill("SIGTERM");
+    // QEMU is gone: the drives are free for the next VM
+    await held.drives?.locks?.release();
     await rm(spec.stateDir, { recursive: true, force: true });
   }
 }
@@ -142,11 +165,13 @@ export async function runHypervisor(spec: VmSpec): Promise<number> {
 async function prepareVm(
   spec: VmSpec,
   paths: VmStatePaths,
-  helpers: ChildProcess[],
+  own: { helpers: ChildProcess[]; held: Held },
   report: Report,
   logger: Logger,
 ): Promise<{ plan: QemuPlan; decision: AcceleratorDecision }> {
   report({ state: "topology" });
+  own.held.cpus = await cpuPlan(spec);
+  if ("reason" in own.held.cpus) logger.info({ vm: spec.name }, `vCPUs not pinned: ${own.held.cpus.reason}`);
   const mounts = mountsFromTemplate(spec.template, spec.mounts);
   for (const m of mounts) {
     const st = await stat(m.path).catch(() => undefined);
@@ -167,6 +192,12 @@ async function prepareVm(
   const diskBase = spec.restore?.disk ?? spec.imagePath;
   if (diskBase) await createOverlay(diskBase, paths.overlay);
   spec.onPhase?.("overlay");
+  const drives = await preparePersistentDrives(spec.template["persistent-drives"] ?? [], {
+    model: spec.template["disk-model"] ?? "virtio",
+    vmRank: spec.rank,
+    locker: spec.driveLocker,
+  });
+  own.held.drives = drives;
   const { agentNote, factsNote } = await writeSeedFiles(spec, paths);
   spec.onPhase?.("seed");
   // the VM still runs; `pcocc exec` and friends will not reach it, and this says why
@@ -175,12 +206,12 @@ async function prepareVm(
 
   const planMounts = virtiofsSockets(mounts, spec.stateDir);
   for (const m of planMounts)
-    if (m.virtiofsSocket) helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
+    if (m.virtiofsSocket) own.helpers.push(await startVirtiofsd(m.virtiofsSocket, m.path));
   const vhostNet = await usable("/dev/vhost-net", constants.R_OK | constants.W_OK);
   const nics = spec.nicsReady ? await spec.nicsReady : spec.nics;
   const plan = planQemu(
     { ...spec, nics },
-    { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet },
+    { accel: decision.accel, diskBase, paths, mounts: planMounts, vhostNet, persistentDrives: drives.drives },
   );
   return { plan, decision };
 }
@@ -249,6 +280,7 @@ async function writeVmInfo(
   paths: VmStatePaths,
   qemu: QemuProcess,
   accel: string,
+  held: Held,
 ): Promise<void> {
   const info: VmInfo = {
     name: spec.name,
@@ -261,6 +293,9 @@ async function writeVmInfo(
     memoryMiB: spec.memoryMiB,
     vcpus: spec.vcpus,
     restored: spec.restore !== undefined,
+    persistentDrives: held.drives?.drives.map((d) => ({ node: d.node, path: d.path, backup: d.backup })),
+    cpuBinding: held.cpus && ("binding" in held.cpus ? held.cpus.binding : held.cpus),
+    remoteDisplay: spec.template["remote-display"] ?? undefined,
   };
   await writeFile(paths.info, JSON.stringify(info), { mode: 0o600 });
 }

@@ -4,6 +4,7 @@ export type { VmSpec, HypervisorState, HypervisorStateChange, VmTemplateSettings
 export { mountsFromTemplate, parseVmSpec } from "./spec.js";
 export type { NicSpec, MountSpec, DiskModel, DiskCache, QemuPlan } from "./qemu-argv.js";
 export { buildQemuArgv } from "./qemu-argv.js";
+export { nodeCoreCount } from "./cpu-binding.js";
 export { chooseAccelerator, probeAcceleratorHost } from "./accel.js";
 export type { AcceleratorDecision, AcceleratorHost } from "./accel.js";
 export { QmpClient, QmpError, QmpDisconnectedError } from "./qmp.js";
@@ -13,6 +14,8 @@ export { buildIso9660 } from "./iso9660.js";
 export { attachConsole, printConsoleLog, DetachDetector } from "./console-attach.js";
 export { resetVm, monitorCommand, dumpMemory } from "./control.js";
 export { saveRevision } from "./save.js";
+export { pipeSpice, requireSpice, serveSpiceRelay } from "./display.js";
+export type { SpiceRelay } from "./display.js";
 export { freezeGuest, thawRestoredGuest } from "./guest-freeze.js";
 export type { FrozenGuest, FreezeOptions } from "./guest-freeze.js";
 export { checkpointVm, checkpointFiles, checkpointManifestPath } from "./checkpoint.js";

@@ -22,6 +22,8 @@ export interface VmStatePaths {
   info: string;
   /** Where `pcocc save` tells the hypervisor about its block job (see save-guard.ts). */
   saveGuardSocket: string;
+  /** SPICE server (`remote-display: spice`). */
+  spiceSocket: string;
 }
 
 export function vmStatePaths(dir: string): VmStatePaths {
@@ -40,6 +42,7 @@ export function vmStatePaths(dir: string): VmStatePaths {
     agentQemuSocket: join(dir, "qemu_agent_socket"),
     info: join(dir, "vm.json"),
     saveGuardSocket: join(dir, "save_guard_socket"),
+    spiceSocket: join(dir, "spice_socket"),
   };
 }
 
@@ -57,6 +60,12 @@ export interface VmInfo {
   vcpus: number;
   /** Resumed from a checkpoint: its disk sits on the checkpoint's layer, not directly on the image. */
   restored?: boolean;
+  /** Persistent drives in `save -i` order after the boot disk: QEMU node, real path, backup image URI. */
+  persistentDrives?: Array<{ node: string; path: string; backup: string | null }>;
+  /** Host CPUs of each vCPU and of QEMU's other threads, or why the vCPUs float over the task's CPUs. */
+  cpuBinding?: { vcpus: number[][]; emulator?: number[] } | { reason: string };
+  /** `remote-display` the VM has (none: `pcocc display` refuses it). */
+  remoteDisplay?: "spice";
 }
 
 /** A VM the CLI can talk to. */

@@ -1,6 +1,7 @@
 import { AGENT_PORT_NAME } from "../agent/index.js";
 import { PcoccError } from "../util/index.js";
 import type { AcceleratorChoice } from "./accel.js";
+import { blockDeviceArgs, optValue, type BlockDrive } from "./qemu-drives.js";
 
 export type DiskModel = "virtio" | "virtio-scsi" | "ide";
 export type DiskCache = "writeback" | "none" | "unsafe" | "writethrough" | "directsync";
@@ -34,6 +35,8 @@ export interface QemuPlan {
   vcpus: number;
   /** Boot disk: the VM's ephemeral overlay. */
   disk?: { path: string; model: DiskModel; cache: DiskCache };
+  /** Persistent drives (pcocc's `persistent-drives`), attached after the seed. */
+  persistentDrives?: BlockDrive[];
   /** NoCloud seed image (ISO 9660), attached read-only as a second virtio disk. */
   seedPath?: string;
   kernel?: { path: string; initrd?: string; args: string };
@@ -50,75 +53,25 @@ export interface QemuPlan {
   serialSocket: string;
   /** Unix socket of the guest agent's virtio-serial port (QEMU listens; the host side connects). */
   agentSocket?: string;
+  /** `remote-display: spice`: the unix socket the SPICE server listens on (see spiceArgs). */
+  spiceSocket?: string;
   customArgs: string[];
   /** Restore from a checkpoint: QEMU reads the VM's state from this inherited file descriptor. */
   incomingFd?: number;
-}
-
-/** QEMU's option syntax doubles commas inside values. */
-function optValue(v: string): string {
-  return v.replace(/,/g, ",,");
-}
-
-const CACHE_MODES: Record<DiskCache, { direct: boolean; noFlush: boolean; writeCache: boolean }> = {
-  writeback: { direct: false, noFlush: false, writeCache: true },
-  none: { direct: true, noFlush: false, writeCache: true },
-  unsafe: { direct: false, noFlush: true, writeCache: true },
-  writethrough: { direct: false, noFlush: false, writeCache: false },
-  directsync: { direct: true, noFlush: false, writeCache: false },
-};
-
-function onOff(b: boolean): string {
-  return b ? "on" : "off";
-}
-
-function diskArgs(disk: NonNullable<QemuPlan["disk"]>): string[] {
-  const mode = CACHE_MODES[disk.cache];
-  if (!mode) throw new PcoccError(`Unknown disk cache mode: ${disk.cache}`);
-  const cache = `cache.direct=${onOff(mode.direct)},cache.no-flush=${onOff(mode.noFlush)}`;
-  const args = [
-    "-blockdev",
-    `driver=file,node-name=drive0-file,filename=${optValue(disk.path)},${cache},discard=unmap`,
-    "-blockdev",
-    `driver=qcow2,node-name=drive0,file=drive0-file,${cache},discard=unmap`,
-  ];
-  const wc = `write-cache=${onOff(mode.writeCache)}`;
-  switch (disk.model) {
-    case "virtio":
-      return [...args, "-device", `virtio-blk-pci,id=vblk-drive0,drive=drive0,bootindex=1,${wc}`];
-    case "virtio-scsi":
-      return [
-        ...args,
-        "-device",
-        "virtio-scsi-pci,id=scsi0",
-        "-device",
-        `scsi-hd,id=scsi-hd-drive0,bus=scsi0.0,scsi-id=0,drive=drive0,bootindex=1,${wc}`,
-      ];
-    case "ide":
-      return [
-        ...args,
-        "-device",
-        "ich9-ahci,id=ahci",
-        "-device",
-        `ide-hd,id=ide-drive0,bus=ahci.0,drive=drive0,bootindex=1,${wc}`,
-      ];
-    default:
-      throw new PcoccError(`Unknown block device model: ${String(disk.model)}`);
-  }
 }
 
 /** The whole QEMU command line for one VM; pure so it can be checked without starting anything. */
 export function buildQemuArgv(plan: QemuPlan): string[] {
   return [
     ...machineArgs(plan),
-    ...(plan.disk ? diskArgs(plan.disk) : []),
-    ...seedArgs(plan),
+    ...blockDeviceArgs(plan),
     ...bootArgs(plan),
     ...plan.nics.flatMap((nic, i) => nicArgs(nic, i, plan.vhostNet ?? false)),
     ...userNetArgs(plan),
     ...plan.mounts.flatMap(mountArgs),
     ...monitorArgs(plan),
     ...(plan.agentSocket ? agentPortArgs(plan.agentSocket) : []),
+    ...(plan.spiceSocket ? spiceArgs(plan.spiceSocket) : []),
     ...(plan.incomingFd !== undefined ? ["-incoming", `fd:${plan.incomingFd}`] : []),
     ...plan.customArgs,
   ];
@@ -143,18 +96,6 @@ function machineArgs(plan: QemuPlan): string[] {
       "node,memdev=mem",
     );
   return argv;
-}
-
-function seedArgs(plan: QemuPlan): string[] {
-  if (!plan.seedPath) return [];
-  return [
-    "-blockdev",
-    `driver=file,node-name=seed-file,filename=${optValue(plan.seedPath)},read-only=on`,
-    "-blockdev",
-    "driver=raw,node-name=seed,file=seed-file,read-only=on",
-    "-device",
-    "virtio-blk-pci,id=vblk-seed,drive=seed",
-  ];
 }
 
 /** A direct kernel boot, or disk then cdrom; custom args naming -append/-boot win. */
@@ -240,5 +181,25 @@ export function agentPortArgs(socketPath: string, id = "pcocc-agent0"): string[]
     `virtio-serial-pci,id=${id}-bus`,
     "-device",
     `virtserialport,bus=${id}-bus.0,chardev=${id},name=${AGENT_PORT_NAME}`,
+  ];
+}
+
+/**
+ * SPICE on a unix socket in the VM's state directory, not on a TCP port: only the job's user can enter that
+ * directory, so no ticket is needed to keep other users out (pcocc used a TCP port with a SASL password any
+ * local process could try). A QXL card to display, and the vdagent channel for the guest's agent.
+ */
+export function spiceArgs(socketPath: string): string[] {
+  return [
+    "-spice",
+    `unix=on,addr=${optValue(socketPath)},disable-ticketing=on`,
+    "-device",
+    "qxl-vga,id=video0",
+    "-device",
+    "virtio-serial-pci,id=spice-serial",
+    "-chardev",
+    "spicevmc,id=spicechannel0,name=vdagent",
+    "-device",
+    "virtserialport,bus=spice-serial.0,chardev=spicechannel0,name=com.redhat.spice.0",
   ];
 }

@@ -18,6 +18,8 @@ export interface HostFacts {
   mounts: QemuPlan["mounts"];
   /** `/dev/vhost-net` usable by this user. */
   vhostNet: boolean;
+  /** Persistent drives, resolved and claimed. */
+  persistentDrives?: QemuPlan["persistentDrives"];
 }
 
 /** Where each virtio-fs mount's virtiofsd listens: inside the VM's state directory. */
@@ -42,6 +44,7 @@ export function planQemu(spec: VmSpec, facts: HostFacts): QemuPlan {
     disk: facts.diskBase
       ? { path: paths.overlay, model: tpl["disk-model"] ?? "virtio", cache: tpl["disk-cache"] ?? "unsafe" }
       : undefined,
+    persistentDrives: facts.persistentDrives,
     seedPath: paths.seed,
     kernel: tpl.kernel
       ? { path: tpl.kernel, initrd: tpl.initrd ?? undefined, args: tpl["kernel-args"] ?? DEFAULT_KERNEL_ARGS }
@@ -54,6 +57,7 @@ export function planQemu(spec: VmSpec, facts: HostFacts): QemuPlan {
     qmpSocket: paths.qmpSocket,
     serialSocket: paths.serialSocket,
     agentSocket: paths.agentQemuSocket,
+    spiceSocket: tpl["remote-display"] === "spice" ? paths.spiceSocket : undefined,
     customArgs: tpl["custom-args"] ?? [],
     incomingFd: spec.restore ? INCOMING_FD : undefined,
   };

@@ -5,6 +5,7 @@ import {
   addRevision,
   createQcow2,
   prepareSaveTarget,
+  resolveImage,
   type CommittedRevision,
   type ReposConfig,
 } from "../image/index.js";
@@ -129,6 +130,8 @@ export interface SaveRevisionOptions {
   safe?: { warn: (line: string) => void };
   onProgress?: (p: JobProgress) => void;
   signal?: AbortSignal;
+  /** `-i N`: which drive (see selectDrive); 0 by default. */
+  driveIndex?: number;
 }
 
 /**
@@ -141,22 +144,16 @@ export async function saveRevision(
   vm: VmEndpoint,
   opts: SaveRevisionOptions = {},
 ): Promise<CommittedRevision> {
-  const source = vm.info.imageUri;
-  if (!source && opts.dest === undefined)
-    throw new PcoccError("No default target image to save VM drive. Please specify one with --dest");
-  if (!vm.info.imagePath) throw new PcoccError(`${vm.name} has no disk to save`);
-  // Without a source image there is nothing for an incremental layer to sit on; a restored VM's own writes
-  // are spread over its overlay and the checkpoint's layer.
-  const full = opts.full === true || !source || vm.info.restored === true;
-  const uri = source ?? (opts.dest as string);
-  const target = await prepareSaveTarget(config, uri, { dest: opts.dest });
+  const drive = await selectDrive(config, vm, opts);
+  const target = await prepareSaveTarget(config, drive.uri, { dest: drive.dest });
   const names = newBlockJobNames();
   let guard: { done: () => Promise<void> } | undefined;
   try {
     // should this process die, its hypervisor ends the copy and removes the staging directory
     guard = await announceSave(vm.paths.saveGuardSocket, { ...names, staging: dirname(target.path) });
     await saveLayer(vm.paths.qmpSocket, {
-      full,
+      full: drive.full,
+      node: drive.node,
       layerPath: target.path,
       onProgress: opts.onProgress,
       signal: opts.signal,
@@ -164,9 +161,9 @@ export async function saveRevision(
       quiesce: opts.safe && (() => quiesceGuest(vm, opts.safe!.warn)),
     });
     opts.signal?.throwIfAborted();
-    return await addRevision(config, uri, target.path, {
-      full,
-      dest: opts.dest,
+    return await addRevision(config, drive.uri, target.path, {
+      full: drive.full,
+      dest: drive.dest,
       target,
       signal: opts.signal,
     });
@@ -174,6 +171,43 @@ export async function saveRevision(
     await target.release();
     await guard?.done();
   }
+}
+
+const NO_TARGET = "No default target image to save VM drive. Please specify one with --dest";
+
+/**
+ * `-i N` among the VM's drives as pcocc numbers them: the boot disk (if any), then its persistent drives.
+ * A persistent drive is always saved whole, to `-d` or else its `backup` image (a new revision of it, or
+ * its first one).
+ */
+async function selectDrive(
+  config: ReposConfig,
+  vm: VmEndpoint,
+  opts: SaveRevisionOptions,
+): Promise<{ node: string; uri: string; dest?: string; full: boolean }> {
+  const index = opts.driveIndex ?? 0;
+  const persistent = vm.info.persistentDrives ?? [];
+  const boot = vm.info.imagePath ? 1 : 0;
+  if (index < boot) {
+    const source = vm.info.imageUri;
+    if (!source && opts.dest === undefined) throw new PcoccError(NO_TARGET);
+    // Without a source image there is nothing for an incremental layer to sit on; a restored VM's own writes
+    // are spread over its overlay and the checkpoint's layer.
+    const full = opts.full === true || !source || vm.info.restored === true;
+    return { node: "drive0", uri: source ?? (opts.dest as string), dest: opts.dest, full };
+  }
+  const drive = persistent[index - boot];
+  if (!drive)
+    throw new PcoccError(`${vm.name} has no drive with index ${index} (${boot + persistent.length} drives)`);
+  const dest = opts.dest ?? drive.backup ?? undefined;
+  if (dest === undefined) throw new PcoccError(NO_TARGET);
+  const exists =
+    opts.dest === undefined &&
+    (await resolveImage(config, dest).then(
+      () => true,
+      () => false,
+    ));
+  return { node: drive.node, uri: dest, dest: exists ? undefined : dest, full: true };
 }
 
 /** Freezes the guest for `-s`; the thaw it returns is safe to call twice. */

@@ -1,10 +1,11 @@
 import { parseClusterFacts, type ClusterFacts } from "../cluster/index.js";
 import { PcoccError } from "../util/index.js";
+import type { DriveLocker, PersistentDriveSetting } from "./persistent-drives.js";
 import type { DiskCache, DiskModel, MountSpec, NicSpec } from "./qemu-argv.js";
 
 /**
  * The template settings the VM runtime reads, under pcocc's kebab-case names (plus this project's
- * `accelerator`, `initrd` and `kernel-args`). Paths are already expanded by the config layer.
+ * `accelerator`, `initrd` and `kernel-args`). Persistent-drive paths are expanded per VM by the hypervisor.
  */
 export interface VmTemplateSettings {
   "qemu-bin"?: string | null;
@@ -24,6 +25,11 @@ export interface VmTemplateSettings {
   initrd?: string | null;
   "kernel-args"?: string | null;
   accelerator?: "auto" | "kvm" | "tcg" | null;
+  "persistent-drives"?: PersistentDriveSetting[] | null;
+  "bind-vcpus"?: boolean | null;
+  "emulator-cores"?: number | null;
+  "full-node"?: boolean | null;
+  "remote-display"?: "spice" | null;
 }
 
 /**
@@ -82,6 +88,8 @@ export interface VmSpec {
    * QEMU loads the VM's state from `memory` instead of booting.
    */
   restore?: { disk?: string; memory: string };
+  /** Multi-mount protection of persistent drives across nodes; none = QEMU's image lock only. */
+  driveLocker?: DriveLocker;
   /** Let QEMU's stderr through (pcocc does with -v). */
   qemuStderr?: boolean;
 }

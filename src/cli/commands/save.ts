@@ -1,5 +1,19 @@
 import type { Command } from "commander";
+import { PcoccError } from "../../util/index.js";
 import type { VmTargetOptions } from "../vm-target.js";
+
+interface SaveOptions extends VmTargetOptions {
+  dest?: string;
+  full?: boolean;
+  safe?: boolean;
+  driveIndex?: string;
+}
+
+function parseDriveIndex(value: string | undefined): number {
+  if (value === undefined) return 0;
+  if (!/^\d{1,4}$/.test(value)) throw new PcoccError(`-i ${value}: expected a drive index (0, 1, ...)`);
+  return Number(value);
+}
 
 export function register(program: Command): void {
   program
@@ -13,7 +27,9 @@ export function register(program: Command): void {
     .option("-d, --dest <uri>", "save to this image instead of a new revision of the VM's image")
     .option("--full", "save a standalone image instead of only the changes since boot")
     .option("-s, --safe", "freeze the guest's file systems (through its agent) while the copy starts")
-    .action(async (vm: string, opts: VmTargetOptions & { dest?: string; full?: boolean; safe?: boolean }) => {
+    .option("-i, --drive-index <n>", "drive to save: 0 the boot disk, then the persistent drives (default 0)")
+    .action(async (vm: string, opts: SaveOptions) => {
+      const driveIndex = parseDriveIndex(opts.driveIndex);
       const [{ loadConfig }, { saveRevision }, { progressLine }, { localVmOrHop }] = await Promise.all([
         import("../../config/index.js"),
         import("../../vm/index.js"),
@@ -22,6 +38,7 @@ export function register(program: Command): void {
       ]);
       const hopArgs = ["save", vm, ...(opts.dest ? ["-d", opts.dest] : []), ...(opts.full ? ["--full"] : [])];
       if (opts.safe) hopArgs.push("-s");
+      if (opts.driveIndex !== undefined) hopArgs.push("-i", String(driveIndex));
       const ep = await localVmOrHop(vm, opts, hopArgs, { pty: false });
       if (!ep) return;
       const config = await loadConfig();
@@ -33,6 +50,7 @@ export function register(program: Command): void {
           dest: opts.dest,
           safe: opts.safe ? { warn: (line) => process.stderr.write(`pcocc: ${line}\n`) } : undefined,
           signal,
+          driveIndex,
           onProgress: (p) => bar.update(p.done, p.total),
         }),
       );

@@ -46,7 +46,8 @@ describe("completion from the program definition", () => {
     expect(await candidates("pcocc image re")).toEqual(["resize", "repo"]);
     expect(await candidates("pcocc -v image repo ")).toEqual(["list", "gc"]);
     expect(await candidates("pcocc in")).toEqual([]);
-    expect(await candidates("pcocc disp")).toEqual([]);
+    expect(await candidates("pcocc dock")).toEqual([]);
+    expect(await candidates("pcocc disp")).toEqual(["display"]);
   });
   it("completes a verb's options and the global ones", async () => {
     expect(await candidates("pcocc console --")).toEqual([

@@ -33,7 +33,6 @@ describe("pcocc's error contract", () => {
   });
   it("pcocc verbs this version lacks say so", async () => {
     for (const verb of [
-      ["display", "vm1"],
       ["docker", "alloc"],
       ["image", "cache", "list"],
     ]) {

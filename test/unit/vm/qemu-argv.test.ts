@@ -149,3 +149,55 @@ describe("buildQemuArgv", () => {
     ]);
   });
 });
+
+describe("persistent drives", () => {
+  const drive = (over: Partial<NonNullable<QemuPlan["persistentDrives"]>[number]> = {}) => ({
+    node: "pdrive0",
+    path: "/home/u/data,1.raw",
+    format: "raw",
+    model: "virtio" as const,
+    cache: "writeback" as const,
+    ...over,
+  });
+
+  it("come after the seed, in their own format, with QEMU's image lock on", () => {
+    const argv = buildQemuArgv({ ...base, persistentDrives: [drive()] });
+    const blockdevs = values(argv, "-blockdev");
+    const seed = blockdevs.findIndex((b) => b.includes("node-name=seed-file"));
+    const file = blockdevs.findIndex((b) => b.includes("node-name=pdrive0-file"));
+    expect(file).toBeGreaterThan(seed);
+    expect(blockdevs[file]).toContain("filename=/home/u/data,,1.raw");
+    expect(blockdevs[file]).not.toContain("locking=off");
+    expect(blockdevs[file + 1]).toMatch(/^driver=raw,node-name=pdrive0,file=pdrive0-file/);
+    const dev = values(argv, "-device").find((d) => d.includes("drive=pdrive0"));
+    expect(dev).toBe("virtio-blk-pci,id=vblk-pdrive0,drive=pdrive0,write-cache=on");
+  });
+
+  it("`mmp: cluster` drops the image lock and shares the device; one scsi controller for every disk", () => {
+    const argv = buildQemuArgv({
+      ...base,
+      disk: { path: "/d", model: "virtio-scsi", cache: "unsafe" },
+      persistentDrives: [drive({ model: "virtio-scsi", shared: true, format: "qcow2" })],
+    });
+    expect(values(argv, "-blockdev").find((b) => b.includes("pdrive0-file"))).toContain("locking=off");
+    const devices = values(argv, "-device");
+    expect(devices.filter((d) => d.startsWith("virtio-scsi-pci"))).toHaveLength(1);
+    expect(devices.find((d) => d.includes("drive=pdrive0"))).toMatch(/scsi-id=1,drive=pdrive0,share-rw=on/);
+  });
+
+  it("refuses a format name that could smuggle options", () => {
+    expect(() => buildQemuArgv({ ...base, persistentDrives: [drive({ format: "raw,file.x=y" })] })).toThrow(
+      /unsupported image format/,
+    );
+  });
+});
+
+describe("remote display", () => {
+  it("spice listens on the VM's unix socket only, with a QXL card and the vdagent port", () => {
+    const argv = buildQemuArgv({ ...base, spiceSocket: "/run/vm0/spice_socket" });
+    expect(values(argv, "-spice")).toEqual(["unix=on,addr=/run/vm0/spice_socket,disable-ticketing=on"]);
+    expect(values(argv, "-device")).toContain("qxl-vga,id=video0");
+    expect(values(argv, "-chardev")).toContain("spicevmc,id=spicechannel0,name=vdagent");
+    expect(values(buildQemuArgv(base), "-spice")).toEqual([]);
+  });
+});
