@@ -81,6 +81,7 @@ async function customise(root: string, kernel: KernelTree): Promise<void> {
     await chmod(abs, file.mode ?? 0o644);
   }
   for (const [path, target] of Object.entries(CLOUD_ROOT_LINKS)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
     await rm(join(root, path), { force: true });
     await symlink(target, join(root, path));
   }
