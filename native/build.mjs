@@ -1,4 +1,3 @@
-/* global console, process */
 // Builds the native addons (host networking; CPU affinity) during `npm ci` (package.json "install"). Checks the
 // system headers first so a missing one is reported with the Debian package that provides it, not as a compiler
 // error.

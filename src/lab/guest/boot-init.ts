@@ -36,5 +36,7 @@ if ! mount -t ext4 -o rw "$dev" /newroot; then
 fi
 mount --move /dev /newroot/dev
 umount /proc /sys
+# The one line a quiet boot shows before systemd (bench/boot times the kernel + initramfs by it).
+echo "pcocc-initramfs: root $dev mounted, starting /sbin/init"
 exec switch_root /newroot /sbin/init
 `;

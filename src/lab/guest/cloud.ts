@@ -20,6 +20,12 @@ import {
 } from "./recipe.js";
 import { run } from "./run.js";
 
+/**
+ * `quiet`: the kernel's and systemd's boot messages are ~40 KB on the serial console, each byte a trapped
+ * port write under TCG; errors still show, and so do cloud-init's lines and the ready line.
+ */
+export const CLOUD_KERNEL_ARGS = "console=ttyS0 root=LABEL=rootfs rw net.ifnames=0 quiet";
+
 export const DEBOOTSTRAP_RECIPE = { suite: DEBIAN_SUITE, variant: "minbase", include: CLOUD_PACKAGES };
 
 export const CLOUD_RECIPE = {
@@ -33,6 +39,8 @@ export const CLOUD_RECIPE = {
   bootModules: BOOT_MODULES,
   initramfsInit: CLOUD_INITRAMFS_INIT,
   rootfsSize: CLOUD_ROOTFS_SIZE,
+  // in the recipe: the manifest records them, so a change must make a new build
+  kernelArgs: CLOUD_KERNEL_ARGS,
 };
 
 /** debootstrap into dir/root (64–85 s here, most of it dpkg configuring packages). */
@@ -73,6 +81,7 @@ async function customise(root: string, kernel: KernelTree): Promise<void> {
     await chmod(abs, file.mode ?? 0o644);
   }
   for (const [path, target] of Object.entries(CLOUD_ROOT_LINKS)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
     await rm(join(root, path), { force: true });
     await symlink(target, join(root, path));
   }

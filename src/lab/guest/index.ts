@@ -9,7 +9,7 @@ import {
   sweepStaging,
   withCacheLock,
 } from "./cache.js";
-import { buildCloud, CLOUD_RECIPE, DEBOOTSTRAP_RECIPE, debootstrap } from "./cloud.js";
+import { buildCloud, CLOUD_KERNEL_ARGS, CLOUD_RECIPE, DEBOOTSTRAP_RECIPE, debootstrap } from "./cloud.js";
 import { buildKernelTree, type KernelTree, readKernelTree } from "./kernel.js";
 import { BUILD_VERSION, KERNEL_META_PACKAGE, recipeHash, VSLURM_RECIPE } from "./recipe.js";
 import { buildTiny, TINY_RECIPE } from "./tiny.js";
@@ -40,7 +40,6 @@ export interface EnsureGuestImagesOptions {
   log?: (msg: string) => void;
 }
 
-const CLOUD_KERNEL_ARGS = "console=ttyS0 root=LABEL=rootfs rw net.ifnames=0";
 const TINY_KERNEL_ARGS = "console=ttyS0 net.ifnames=0";
 
 /**
