@@ -42,15 +42,39 @@ async function recipeImageIssues(config: PcoccConfig): Promise<ConfigIssue[]> {
   return issues.filter((i) => i !== undefined);
 }
 
+/** The installation as this host uses it, once the files are valid: 0 when every check passed. */
+async function installCheck(config: PcoccConfig, node: boolean): Promise<number> {
+  const { installationProblems } = await import("./install-check.js");
+  const problems = await installationProblems(config, node);
+  for (const p of problems) process.stdout.write(`installation: ${p}\n`);
+  if (problems.length) {
+    process.stderr.write(`pcocc: ${problems.length} installation problem(s) found\n`);
+    return 255;
+  }
+  const servers = config.batch.settings["etcd-servers"].length;
+  const parts = [`etcd: ${servers} server(s) answer over TLS`];
+  if (node) parts.push("node: QEMU, qemu-img, dnsmasq, Open vSwitch and nftables usable");
+  process.stdout.write(`installation OK (${parts.join("; ")})\n`);
+  return 0;
+}
+
+export interface ConfigCheckOptions {
+  user: boolean;
+  /** Also check what the files point at: etcd (TLS, root's password file when root). */
+  install?: boolean;
+  /** Also check this compute node's tools (implies install). */
+  node?: boolean;
+}
+
 /** Prints every problem found (one per line) and returns the exit status: 0 only when all is valid. */
-export async function configCheck(opts: { user: boolean }): Promise<number> {
+export async function configCheck(opts: ConfigCheckOptions): Promise<number> {
   try {
     const config = await loadConfig({ user: opts.user, cache: false });
     const problems = [...unsupportedIssues(config), ...(await recipeImageIssues(config))];
     if (problems.length) throw new ConfigError(problems);
     const dirs = opts.user ? `${config.systemDir} and ${config.userDir}` : config.systemDir;
     process.stdout.write(`configuration OK (${dirs})\n`);
-    return 0;
+    return opts.install || opts.node ? await installCheck(config, opts.node === true) : 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const issue of err.issues) process.stdout.write(`${formatConfigIssue(issue)}\n`);

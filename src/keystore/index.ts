@@ -5,7 +5,7 @@ export { Keystore } from "./client.js";
 export type { Entry, Following, LeaseKeeper, PutItem, Snapshot } from "./client.js";
 export { openKeystore, endpointsOf } from "./open.js";
 export type { KeystoreConfig, OpenKeystoreOptions } from "./open.js";
-export { ensureUserPassword, readUserPassword, isValidCredential } from "./credentials.js";
+export { ensureUserPassword, readRootPassword, readUserPassword, isValidCredential } from "./credentials.js";
 export { ensureUserRole, roleName } from "./roles.js";
 export { beginJob, joinJob, endJob } from "./jobs.js";
 export type { JobHandle } from "./jobs.js";

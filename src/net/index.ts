@@ -19,3 +19,4 @@ export type { JobSpec, NodePlan, JobRecord, VmNic } from "./plan.js";
 export { applyPlan, teardown } from "./apply.js";
 export { listRecords } from "./records.js";
 export { OvsdbClient, DEFAULT_OVSDB_SOCKET } from "./ovsdb.js";
+export { nodeNetworkProblems } from "./node-check.js";

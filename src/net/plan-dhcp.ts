@@ -86,6 +86,9 @@ export function planDhcpDns(ctx: NetContext, routerNs: string, domain: string, u
   };
 }
 
+/** The DHCP/DNS server each L3 network runs in its namespace (Debian's dnsmasq-base). */
+export const DNSMASQ = "/usr/sbin/dnsmasq";
+
 function dnsmasqArgv(o: {
   settings: EthernetSettings;
   int: Subnet;
@@ -100,7 +103,7 @@ function dnsmasqArgv(o: {
   const s = o.settings;
   const search = s["dns-search"] ? `${o.domain},${s["dns-search"]}` : o.domain;
   const argv = [
-    "/usr/sbin/dnsmasq",
+    DNSMASQ,
     "--conf-file=/dev/null",
     `--pid-file=${o.pidFile}`,
     // It reads its host files after dropping to this account: they are readable by it alone.
