@@ -83,7 +83,8 @@ stage_cli() {
   mkdir -p "$lib/bin" "$lib/native/build/Release" "$lib/guest-agent/build" "$pkg/usr/bin"
   install -m 0755 bin/pcocc "$lib/bin/pcocc"
   cp -r "$work/dist" "$lib/dist"
-  install -m 0644 native/build/Release/pcocc_net.node "$lib/native/build/Release/"
+  # every addon target of native/binding.gyp (pcocc_net: netlink, nftables; pcocc_cpu: vCPU affinity)
+  install -m 0644 native/build/Release/*.node "$lib/native/build/Release/"
   install -m 0755 guest-agent/build/pcocc-agent "$lib/guest-agent/build/"
   # `pcocc help TOPIC` renders its pages from their sources when man cannot show them
   if [ -d docs ]; then cp -r docs "$lib/docs"; fi

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labUp, userExec, type LabInfo } from "../../../src/lab/index.js";
@@ -65,7 +65,13 @@ describe("the Debian package on the lab", () => {
     expect(which.stdout.trim()).toBe("/usr/lib/pcocc/bin/pcocc");
     // nothing native is built at install time: the modules are in the package
     const contents = await packageFiles(deb);
-    for (const f of ["native/build/Release/pcocc_net.node", "node_modules/node-pty/build/Release/pty.node"])
+    // every addon the checkout builds (one per binding.gyp target), and node-pty's
+    const addons = readdirSync(join(ROOT, "native/build/Release")).filter((f) => f.endsWith(".node"));
+    expect(addons.length).toBeGreaterThanOrEqual(2);
+    for (const f of [
+      ...addons.map((a) => `native/build/Release/${a}`),
+      "node_modules/node-pty/build/Release/pty.node",
+    ])
       expect(contents).toContain(`./usr/lib/pcocc/${f}`);
     expect(contents).not.toMatch(/node_modules\/(typescript|vitest|eslint|node-gyp)\//);
     const conffiles = readFileSync("/var/lib/dpkg/info/pcocc.conffiles", "utf8");
