@@ -134,6 +134,24 @@ function ovsReady(paths: LabPaths, name: string): boolean {
   return existsSync(`${dir}/db.sock`) && vswitchd > 0 && existsSync(`${dir}/ovs-vswitchd.${vswitchd}.ctl`);
 }
 
+/**
+ * A lab reused by the next test file starts with every node usable: a node SLURM drained after an earlier
+ * failure (e.g. an epilog error when a test's job died) is resumed, and the reason returned to be said aloud,
+ * so one failing test does not leave every later one pending.
+ */
+export async function resumeDrainedNodes(paths: LabPaths): Promise<string[]> {
+  const r = await run(["sinfo", "-h", "-N", "-o", "%N|%T|%E"], { env: slurmEnv(paths) });
+  if (r.code !== 0) return [];
+  const drained = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split("|") as [string, string, string])
+    .filter(([, state]) => /drain/i.test(state ?? ""));
+  for (const [name] of drained)
+    await runOk(["scontrol", "update", `nodename=${name}`, "state=resume"], { env: slurmEnv(paths) });
+  return drained.map(([name, , reason]) => `${name} (${reason})`);
+}
+
 /** Every node registered and idle in SLURM, and every node's Open vSwitch answering. */
 export async function waitNodesReady(
   paths: LabPaths,

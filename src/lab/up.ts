@@ -22,7 +22,14 @@ import { createLabNetwork, nodeNetBatch } from "./network.js";
 import { renderPcoccConfig } from "./pcocc-conf.js";
 import type { GuestBoot } from "./pcocc-conf.js";
 import { runOk } from "./procs.js";
-import { createOvsDb, slurmEnv, startNode, startSlurmctld, waitNodesReady } from "./slurm.js";
+import {
+  createOvsDb,
+  resumeDrainedNodes,
+  slurmEnv,
+  startNode,
+  startSlurmctld,
+  waitNodesReady,
+} from "./slurm.js";
 import { renderCgroupConf, renderHosts, renderPlugstack, renderSlurmConf } from "./slurm-conf.js";
 import { labRunning, readLabState, writeLabState } from "./state.js";
 import type { LabInfo, LabPcocc, LabState, LabUpOptions } from "./types.js";
@@ -75,6 +82,10 @@ export async function bringUp(paths: LabPaths, opts: LabUpOptions): Promise<LabI
     const info = { ...reuse.info, pcocc };
     writeLabState(paths, { ...reuse, info, installedPackage: pcocc.source === "package" });
     await refreshPlugstack(paths, pcocc);
+    const resumed = await resumeDrainedNodes(paths);
+    // on stderr even when nobody follows the progress: a drain means an earlier job's end went wrong
+    if (resumed.length)
+      process.stderr.write(`lab: WARNING: SLURM had drained ${resumed.join(", ")}: resumed\n`);
     say(`lab already up, running pcocc from the ${pcocc.source}`);
     return info;
   }

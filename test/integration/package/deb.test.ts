@@ -127,13 +127,18 @@ describe("the Debian package on the lab", () => {
     const demo = await writeUserScript(info, "package-demo.sh", DEMO);
     const job = spawnPcocc(info, ["alloc", "-N2", "-c1", "-E", demo, "--user-data", userData, `${TINY}:2`]);
     const code = await job.exited;
-    const transcript = `stdout:\n${job.out.stdout}\nstderr:\n${job.out.stderr}`;
-    expect(code, transcript).toBe(0);
-    expect(job.out.stdout, transcript).toContain("DEMO pcocc=/usr/lib/pcocc/bin/pcocc");
-    expect(job.out.stdout, transcript).toMatch(/DEMO hypervisors=[1-9]/);
-    expect(job.out.stdout, transcript).toContain("DEMO hostname=vm1");
-    expect(job.out.stdout, transcript).toContain("DEMO ping-ok");
-    await expectJobGone(info, jobIdFrom(job.out.stderr)!);
+    try {
+      const transcript = `stdout:\n${job.out.stdout}\nstderr:\n${job.out.stderr}`;
+      expect(code, transcript).toBe(0);
+      expect(job.out.stdout, transcript).toContain("DEMO pcocc=/usr/lib/pcocc/bin/pcocc");
+      expect(job.out.stdout, transcript).toMatch(/DEMO hypervisors=[1-9]/);
+      expect(job.out.stdout, transcript).toContain("DEMO hostname=vm1");
+      expect(job.out.stdout, transcript).toContain("DEMO ping-ok");
+    } finally {
+      // the next test purges the package: the job's epilog (the package's pcocc) must be done by then
+      const id = jobIdFrom(job.out.stderr);
+      if (id !== undefined) await expectJobGone(info, id);
+    }
   });
 
   it("apt-get purge pcocc leaves nothing behind, and the lab goes back to the checkout's pcocc", async () => {
