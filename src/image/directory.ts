@@ -1,8 +1,7 @@
 import { link, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
-import { join, resolve as resolvePath } from "node:path";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { PcoccError } from "../util/index.js";
 import { readQcow2Header } from "./qcow2.js";
-import { qemuImg } from "./qemu-img.js";
 
 /**
  * pcocc's deprecated directory images: a template `image:` naming a directory (any value with a `/`) that
@@ -66,18 +65,21 @@ export async function directoryStaging(dir: string, create: boolean): Promise<st
 
 /**
  * Names a saved layer in its directory: `image` for a new (full) directory image, else the next
- * `image-revN` after `base`, its backing the previous file by absolute path as pcocc writes it. link(2)
- * never replaces a revision another save named first; the next free number is taken instead.
+ * `image-revN` after `base` (the highest now). An incremental layer keeps its backing file: the one the VM
+ * booted, by absolute path as pcocc writes it (another save may have added a revision since that boot).
+ * link(2) never replaces a revision another save named first; the next free number is taken instead.
  */
 export async function commitDirectoryLayer(
   layer: string,
   target: { dir: string; base?: DirectoryImage; full: boolean },
 ): Promise<{ revision: number; path: string }> {
   const { dir, base } = target;
-  if (base && !target.full) {
-    const header = await readQcow2Header(layer);
-    if (header?.backingFile !== base.path)
-      await qemuImg(["rebase", "-u", "-F", "qcow2", "-b", base.path, layer]);
+  if (!target.full) {
+    const backing = (await readQcow2Header(layer))?.backingFile;
+    if (!backing || !isAbsolute(backing))
+      throw new PcoccError(
+        `Incremental layer ${layer} must have an absolute backing file (has ${backing ?? "none"})`,
+      );
   }
   const first = base ? base.revision + 1 : 0;
   for (let revision = first; revision < first + 100; revision++) {

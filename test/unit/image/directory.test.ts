@@ -63,14 +63,19 @@ describe("directory images (pcocc's deprecated image: /path)", () => {
     const dir = imageDir([]);
     await createQcow2(join(dir, "image"), { size: 1 << 20 });
     const base = await resolveDirectoryImage(dir);
-    // a layer whose recorded backing is some other name of the same file: rewritten to pcocc's absolute path
     const layer = join(root, "layer.qcow2");
-    await createQcow2(layer, { backing: join(dir, ".", "image"), size: 1 << 20, unsafe: true });
+    await createQcow2(layer, { backing: join(dir, "image"), size: 1 << 20, unsafe: true });
     const saved = await commitDirectoryLayer(layer, { dir, base, full: false });
     expect(saved).toEqual({ revision: 1, path: join(dir, "image-rev1") });
     expect((await readQcow2Header(saved.path))?.backingFile).toBe(join(dir, "image"));
     expect(existsSync(layer)).toBe(false);
     expect((await resolveDirectoryImage(dir)).path).toBe(saved.path);
+    // a relative backing would change meaning with the directory's place: refused
+    const rel = join(root, "rel.qcow2");
+    await createQcow2(rel, { backing: "image", size: 1 << 20, unsafe: true });
+    await expect(commitDirectoryLayer(rel, { dir, base, full: false })).rejects.toThrow(
+      "must have an absolute backing file (has image)",
+    );
   });
   it("never replaces a revision another save named first", async () => {
     const dir = imageDir([]);
