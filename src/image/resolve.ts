@@ -66,8 +66,8 @@ export function asUri(uri: string | ImageUri): ImageUri {
   if (typeof uri !== "string") return uri;
   if (uri.includes("/")) {
     throw new PcoccError(
-      `Image '${uri}' is a directory path: a directory image (deprecated in pcocc) can only be booted and ` +
-        "saved; import its disk into a repository with `pcocc image import FILE NAME` to use NAME here",
+      `Image '${uri}' is a directory path: a directory image (deprecated in pcocc) can only be booted, saved and ` +
+        "exported; import its disk into a repository with `pcocc image import FILE NAME` to use NAME here",
     );
   }
   return parseImageUri(uri);

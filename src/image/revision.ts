@@ -206,7 +206,7 @@ export async function resizeImage(
   uri: string | ImageUri,
   size: string,
 ): Promise<CommittedRevision> {
-  const base = await resolveImage(config, uri);
+  const base = await resolveImage(config, asUri(uri));
   requireVmImage(base);
   const bytes = parseSize(size);
   const current = (await readQcow2Header(base.topPath))?.virtualSize;

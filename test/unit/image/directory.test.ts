@@ -6,7 +6,8 @@ import { commitDirectoryLayer, resolveDirectoryImage } from "../../../src/image/
 import { readQcow2Header } from "../../../src/image/qcow2.js";
 import { createQcow2 } from "../../../src/image/qemu-img.js";
 import { resolveImage } from "../../../src/image/resolve.js";
-import { addRevision, prepareSaveTarget } from "../../../src/image/revision.js";
+import { addRevision, prepareSaveTarget, resizeImage } from "../../../src/image/revision.js";
+import { copyImage } from "../../../src/image/transfer.js";
 
 const root = mkdtempSync(join(tmpdir(), "pcocc-dirimg-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -102,5 +103,12 @@ describe("directory images (pcocc's deprecated image: /path)", () => {
     await expect(prepareSaveTarget({ repos: [] }, src, { dest })).rejects.toThrow(
       `image directory ${dest} already exists`,
     );
+  });
+  it("repository commands that would lose the chain refuse a directory, saying what to do", async () => {
+    const dir = imageDir(["image"]);
+    await expect(copyImage({ repos: [] }, dir, "x")).rejects.toThrow(
+      /is a directory path: .*pcocc image import/,
+    );
+    await expect(resizeImage({ repos: [] }, dir, "2G")).rejects.toThrow(/is a directory path/);
   });
 });
