@@ -40,7 +40,7 @@ export async function loadConfigFiles(opts: {
     (withUser ? [join(userDir, "repos.yaml"), ...userTemplateFiles] : []).map((f) => SourceFile.read(f)),
   );
 
-  const unsupported: Unsupported = { networks: {}, templateImages: {} };
+  const unsupported: Unsupported = { networks: {} };
   const batch = batchSrc?.parsed ? batchSrc.check(batchSchema, orEmpty(batchSrc.data)) : undefined;
   if (batchSrc && batch?.type === "local")
     unsupported.batch = batchSrc.locate(["type"], notSupported("type local (a single host without SLURM)"));
@@ -58,7 +58,6 @@ export async function loadConfigFiles(opts: {
   for (const [src, scope] of templateSources) {
     if (src?.parsed) loadTemplates(src, scope, templates, templateFile);
   }
-  noteDirectoryImages(templates, templateFile, unsupported);
   checkTemplates(templates, templateFile, resourcesSrc?.parsed ? resourceSets : undefined);
 
   const { repos, cache } = loadRepos([
@@ -201,25 +200,6 @@ function loadTemplates(
     if (!settings) continue;
     const imageLine = settings.image == null ? undefined : src.locate([name, "image"], "").line;
     templates[name] = { name, scope, file: src.file, settings, ...(imageLine ? { imageLine } : {}) };
-  }
-}
-
-/** pcocc's deprecated directory images (any image value with a `/`): recorded where they are written. */
-function noteDirectoryImages(
-  templates: Record<string, TemplateEntry>,
-  templateFile: Map<string, SourceFile>,
-  unsupported: Unsupported,
-): void {
-  for (const [name, t] of Object.entries(templates)) {
-    const image = t.settings.image;
-    if (typeof image !== "string" || !image.includes("/")) continue;
-    const what = `template '${name}': directory image ${image} (deprecated in pcocc)`;
-    unsupported.templateImages[name] = templateFile
-      .get(name)!
-      .locate(
-        [name, "image"],
-        `${notSupported(what)}; import its disk with \`pcocc image import FILE NAME\` and use NAME`,
-      );
   }
 }
 

@@ -19,18 +19,11 @@ export const notSupported = (what: string): string => `${what} is not supported 
 /** Every entry, for `config check`. */
 export function unsupportedIssues(config: Pick<PcoccConfig, "unsupported">): ConfigIssue[] {
   const u = config.unsupported;
-  return [...(u.batch ? [u.batch] : []), ...Object.values(u.networks), ...Object.values(u.templateImages)];
+  return [...(u.batch ? [u.batch] : []), ...Object.values(u.networks)];
 }
 
-/**
- * What stops a cluster of these templates from running here, checked before SLURM is asked. A template whose
- * image is replaced (`--image`) does not need its directory image.
- */
-export function launchBlockers(
-  config: PcoccConfig,
-  templates: Iterable<string>,
-  imageOverridden: (template: string) => boolean = () => false,
-): ConfigIssue[] {
+/** What stops a cluster of these templates from running here, checked before SLURM is asked. */
+export function launchBlockers(config: PcoccConfig, templates: Iterable<string>): ConfigIssue[] {
   const found = new Set<ConfigIssue>();
   if (config.unsupported.batch) found.add(config.unsupported.batch);
   for (const name of new Set(templates)) {
@@ -39,9 +32,6 @@ export function launchBlockers(
       const issue = config.unsupported.networks[net];
       if (issue) found.add(issue);
     }
-    const imageFrom = t.origins.image;
-    const dirImage = imageFrom === undefined ? undefined : config.unsupported.templateImages[imageFrom];
-    if (dirImage && !imageOverridden(name)) found.add(dirImage);
   }
   return [...found];
 }

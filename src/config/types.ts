@@ -54,6 +54,4 @@ export interface Unsupported {
   batch?: ConfigIssue;
   /** By network name. */
   networks: Record<string, ConfigIssue>;
-  /** By template name: the template's own `image:` is a directory. */
-  templateImages: Record<string, ConfigIssue>;
 }

@@ -20,6 +20,7 @@ export {
   requireVmImage,
   resolveImage,
 } from "./resolve.js";
+export { isDirectoryImage } from "./directory.js";
 export { loadConfigWithImages } from "./implicit-templates.js";
 export { type ImportResult, copyImage, exportImage, exportTarget, importImage } from "./transfer.js";
 export {

@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { resolve as resolvePath } from "node:path";
 import { expandPath } from "../config/index.js";
 import { PcoccError } from "../util/index.js";
+import { isDirectoryImage, resolveDirectoryImage } from "./directory.js";
 import type { ImageMeta } from "./meta.js";
 import { Repository } from "./repository.js";
 import { type ImageUri, formatImageUri, parseImageUri } from "./uri.js";
@@ -23,6 +24,8 @@ export interface ResolvedImage {
   /** The layer a VM overlay is created on. */
   topPath: string;
   meta: ImageMeta;
+  /** Set for pcocc's deprecated directory images: the directory (then `repo` is empty, `name` the directory). */
+  directory?: string;
 }
 
 /**
@@ -63,8 +66,8 @@ export function asUri(uri: string | ImageUri): ImageUri {
   if (typeof uri !== "string") return uri;
   if (uri.includes("/")) {
     throw new PcoccError(
-      `Image '${uri}' is a directory path: directory images (deprecated in pcocc) are not supported; ` +
-        "import the disk into a repository with `pcocc image import FILE NAME` and use NAME",
+      `Image '${uri}' is a directory path: a directory image (deprecated in pcocc) can only be booted, saved and ` +
+        "exported; import its disk into a repository with `pcocc image import FILE NAME` to use NAME here",
     );
   }
   return parseImageUri(uri);
@@ -93,7 +96,16 @@ export async function locateImage(
   throw new PcoccError(`${what} not found ${where}`);
 }
 
-export async function resolveImage(config: ReposConfig, uri: string | ImageUri): Promise<ResolvedImage> {
+/**
+ * The revision a VM of `uri` boots. A directory image (a string with `/`) is resolved in its directory;
+ * `template` names the template in its errors, as pcocc words them.
+ */
+export async function resolveImage(
+  config: ReposConfig,
+  uri: string | ImageUri,
+  opts: { template?: string } = {},
+): Promise<ResolvedImage> {
+  if (typeof uri === "string" && isDirectoryImage(uri)) return resolvedDirectory(uri, opts.template);
   const parsed = asUri(uri);
   const { repo, revision } = await locateImage(config, parsed);
   const meta = await repo.readMeta(parsed.name, revision);
@@ -115,6 +127,22 @@ export async function resolveImage(config: ReposConfig, uri: string | ImageUri):
     layers,
     topPath: layers.at(-1)!,
     meta,
+  };
+}
+
+async function resolvedDirectory(image: string, template?: string): Promise<ResolvedImage> {
+  const d = await resolveDirectoryImage(image, template);
+  const meta = { ...newMeta(d.dir, d.revision, []), timestamp: d.mtime };
+  return {
+    repo: "",
+    repoPath: d.dir,
+    name: d.dir,
+    revision: d.revision,
+    kind: "vm",
+    layers: [d.path],
+    topPath: d.path,
+    meta,
+    directory: d.dir,
   };
 }
 

@@ -1,7 +1,13 @@
 import { constants } from "node:fs";
-import { copyFile, rename, unlink } from "node:fs/promises";
-import { basename } from "node:path";
+import { copyFile, rename, rm, rmdir, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { PcoccError } from "../util/index.js";
+import {
+  commitDirectoryLayer,
+  directoryStaging,
+  isDirectoryImage,
+  resolveDirectoryImage,
+} from "./directory.js";
 import { readQcow2Header, setQcow2Backing } from "./qcow2.js";
 import { createQcow2, qemuImg } from "./qemu-img.js";
 import { Repository, type Staging } from "./repository.js";
@@ -30,8 +36,11 @@ export interface CommittedRevision {
 export interface SaveTarget {
   /** Where to write the new layer: inside the target repository, so committing it is a rename. */
   path: string;
-  /** The staging entry holding `path`; `addRevision` commits from it instead of making another. */
-  staging: Staging;
+  /**
+   * The staging entry holding `path`; `addRevision` commits from it instead of making another. None for a
+   * directory image (its staging is `<dir>/.tmp/save-XXXX`).
+   */
+  staging?: Staging;
   release(): Promise<void>;
 }
 
@@ -44,6 +53,15 @@ export async function prepareSaveTarget(
   uri: string | ImageUri,
   opts: { dest?: string } = {},
 ): Promise<SaveTarget> {
+  const dirImage = opts.dest ?? (typeof uri === "string" ? uri : undefined);
+  if (dirImage !== undefined && isDirectoryImage(dirImage)) {
+    const dir = await directoryStaging(dirImage, opts.dest !== undefined);
+    const release = async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rmdir(dirname(dir)).catch(() => undefined);
+    };
+    return { path: join(dir, "save.qcow2"), release };
+  }
   const repo =
     opts.dest !== undefined
       ? targetRepository(config, asUri(opts.dest))
@@ -73,6 +91,9 @@ export async function addRevision(
   } = {},
 ): Promise<CommittedRevision> {
   const full = opts.full === true;
+  const dirImage = opts.dest ?? (typeof uri === "string" ? uri : undefined);
+  if (dirImage !== undefined && isDirectoryImage(dirImage))
+    return addDirectoryRevision(uri, layerPath, { full, dest: opts.dest, signal: opts.signal });
   let base: ResolvedImage | undefined;
   try {
     base = await resolveImage(config, uri);
@@ -113,7 +134,7 @@ export async function addRevision(
   if (!full && basename(header.backingFile!) !== basename(base!.topPath)) {
     await qemuImg(["rebase", "-q", "-F", "qcow2", "-b", base!.topPath, layerPath]);
   }
-  const reuse = opts.target?.staging.repo.path === repo.path ? opts.target.staging : undefined;
+  const reuse = opts.target?.staging?.repo.path === repo.path ? opts.target.staging : undefined;
   const staging = reuse ?? (await repo.createStaging());
   const chain: string[] = [];
   try {
@@ -131,6 +152,27 @@ export async function addRevision(
     uri: formatImageUri({ repo: repo.name, name, revision }),
     topPath,
   };
+}
+
+/**
+ * pcocc's directory images: an incremental save becomes `<dir>/image-rev<N+1>` over the booted file; `-d DIR`
+ * makes a new directory holding the whole disk as `DIR/image`.
+ */
+async function addDirectoryRevision(
+  uri: string | ImageUri,
+  layerPath: string,
+  opts: { full: boolean; dest?: string; signal?: AbortSignal },
+): Promise<CommittedRevision> {
+  const header = await readQcow2Header(layerPath).catch(() => undefined);
+  if (!header) throw new PcoccError(`Saved layer ${layerPath} is not a qcow2 image`);
+  if (opts.dest === undefined && typeof uri !== "string")
+    throw new PcoccError("no image directory to save to");
+  const dir = opts.dest ?? (uri as string);
+  const base = opts.dest === undefined ? await resolveDirectoryImage(dir) : undefined;
+  if (!opts.full && !base) throw new PcoccError(`A new image directory ${dir} needs a full save`);
+  opts.signal?.throwIfAborted();
+  const { revision, path } = await commitDirectoryLayer(layerPath, { dir, base, full: opts.full });
+  return { repo: "", name: dir, revision, uri: dir, topPath: path };
 }
 
 /**
@@ -164,7 +206,7 @@ export async function resizeImage(
   uri: string | ImageUri,
   size: string,
 ): Promise<CommittedRevision> {
-  const base = await resolveImage(config, uri);
+  const base = await resolveImage(config, asUri(uri));
   requireVmImage(base);
   const bytes = parseSize(size);
   const current = (await readQcow2Header(base.topPath))?.virtualSize;

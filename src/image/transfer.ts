@@ -229,7 +229,7 @@ export async function copyImage(
   dst: string | ImageUri,
   run: TransferRun = {},
 ): Promise<string> {
-  const image = await resolveImage(config, src);
+  const image = await resolveImage(config, asUri(src));
   const uri = asUri(dst);
   noRevision(uri, "Copy destination");
   const repo = targetRepository(config, uri);

@@ -36,16 +36,32 @@ import { sweepStrays, type Strays } from "./strays.js";
 export interface SetupOptions {
   ovsdbSocket?: string;
   runDir?: string;
+  /**
+   * pcocc's `--nolock`: skip the node lock. Only an administrator's own command outside any SLURM step
+   * (the CLI refuses it elsewhere; the SPANK plugin never passes it), who answers for no concurrent setup.
+   */
+  nolock?: boolean;
   /** An open root keystore for cleanup (tests, bench); otherwise one is opened from the config. */
   keystore?: Keystore;
   /** Returns the underlay address of a node name (default: the resolver, i.e. /etc/hosts or DNS). */
   resolveNode?: (name: string) => Promise<string>;
 }
 
-const defaults = (o: SetupOptions): { ovsdbSocket: string; runDir: string } => ({
+interface Resolved {
+  ovsdbSocket: string;
+  runDir: string;
+  nolock: boolean;
+}
+
+const defaults = (o: SetupOptions): Resolved => ({
   ovsdbSocket: o.ovsdbSocket ?? DEFAULT_OVSDB_SOCKET,
   runDir: o.runDir ?? DEFAULT_RUN_DIR,
+  nolock: o.nolock === true,
 });
+
+/** The node lock, unless `--nolock` asked to go without it. */
+const locked = <T>(d: Resolved, fn: () => Promise<T>): Promise<T> =>
+  d.nolock ? fn() : withNodeLock(d.runDir, fn);
 
 async function resolveAddr(name: string): Promise<string> {
   try {
@@ -57,8 +73,7 @@ async function resolveAddr(name: string): Promise<string> {
 
 /** Node-level objects of every configured network; idempotent. */
 export async function setupInit(config: PcoccConfig, opts: SetupOptions = {}): Promise<void> {
-  const { runDir } = defaults(opts);
-  await withNodeLock(runDir, async () => {
+  await locked(defaults(opts), async () => {
     const { doc, forwarding } = planInit(config);
     await nft(doc);
     if (forwarding) await runOps([{ op: "sysctl", path: "/proc/sys/net/ipv4/ip_forward", value: "1" }]);
@@ -80,7 +95,7 @@ export async function setupCleanup(
   const reclaimed: number[] = [];
   let kept: number[] = [];
   let strays: Strays = { links: [], bridges: [], netns: [], tables: [] };
-  await withNodeLock(d.runDir, async () => {
+  await locked(d, async () => {
     const dead = (await listRecords(d.runDir)).filter((r) => !live.has(r.jobId));
     for (const rec of dead) {
       await teardown(rec, d);
@@ -147,7 +162,7 @@ async function createOnNode(
   job: JobSpec,
   nets: ReturnType<typeof jobNetworks>,
   handle: JobHandle,
-  d: { ovsdbSocket: string; runDir: string },
+  d: Resolved,
   resolveNode: (name: string) => Promise<string>,
 ): Promise<void> {
   const ks = handle.ks;
@@ -183,7 +198,7 @@ async function createOnNode(
         }),
       ),
     ]);
-    await withNodeLock(d.runDir, async () => {
+    await locked(d, async () => {
       if (await readRecord(d.runDir, job.jobId))
         throw new PcoccError(
           `job ${job.jobId} already has network objects on this node (run setup delete first)`,
@@ -256,7 +271,7 @@ export async function setupDelete(
   opts: SetupOptions = {},
 ): Promise<void> {
   const d = defaults(opts);
-  const rec = await withNodeLock(d.runDir, async () => {
+  const rec = await locked(d, async () => {
     const r = await readRecord(d.runDir, job.jobId);
     if (r) await teardown(r, d);
     return r;

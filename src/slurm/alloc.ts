@@ -51,11 +51,10 @@ export async function prepareLaunch(definition: string, o: ClusterLaunchOptions)
     o.images,
     cluster.vms.map((v) => v.template),
   );
-  // network types, batch type or images this installation cannot run: refused here rather than at node setup
+  // network types or a batch type this installation cannot run: refused here rather than at node setup
   const blockers = launchBlockers(
     config,
     cluster.vms.map((v) => v.template),
-    (t) => overrides.has(t),
   );
   if (blockers.length) throw new ConfigError(blockers);
   if (o.gate !== undefined) checkGate(cluster, o.gate);

@@ -38,7 +38,7 @@ export async function checkTemplates(
   overrides: Map<string, string>,
   mounts: MountRequest[],
 ): Promise<void> {
-  const { requireVmImage, resolveImage } = await import("../image/index.js");
+  const { isDirectoryImage, requireVmImage, resolveImage } = await import("../image/index.js");
   const names = [...new Set(cluster.vms.map((v) => v.template))];
   await Promise.all(
     names.map(async (name) => {
@@ -49,9 +49,11 @@ export async function checkTemplates(
       const image = overrides.get(name) ?? s.image ?? undefined;
       const key = overrides.has(name) ? "--image" : "image";
       if (image) {
-        await resolveImage(config, image)
+        // a directory image's errors already name the template, in pcocc's words
+        const own = !overrides.has(name) && isDirectoryImage(image);
+        await resolveImage(config, image, { template: name })
           .then(requireVmImage)
-          .catch((err: Error) => bad(key, image, err.message));
+          .catch((err: Error) => (own ? Promise.reject(err) : bad(key, image, err.message)));
       }
       const ud = s["user-data"];
       if (o.userData === undefined && typeof ud === "string") {

@@ -4,6 +4,7 @@ import { dirname, isAbsolute } from "node:path";
 import {
   addRevision,
   createQcow2,
+  isDirectoryImage,
   prepareSaveTarget,
   resolveImage,
   type CommittedRevision,
@@ -192,8 +193,11 @@ async function selectDrive(
     const source = vm.info.imageUri;
     if (!source && opts.dest === undefined) throw new PcoccError(NO_TARGET);
     // Without a source image there is nothing for an incremental layer to sit on; a restored VM's own writes
-    // are spread over its overlay and the checkpoint's layer.
-    const full = opts.full === true || !source || vm.info.restored === true;
+    // are spread over its overlay and the checkpoint's layer. A save between a directory image and
+    // anything else is whole, as in pcocc (a layer cannot back onto the other kind of store).
+    const crossesKinds =
+      opts.dest !== undefined && (isDirectoryImage(opts.dest) || (!!source && isDirectoryImage(source)));
+    const full = opts.full === true || !source || vm.info.restored === true || crossesKinds;
     return { node: "drive0", uri: source ?? (opts.dest as string), dest: opts.dest, full };
   }
   const drive = persistent[index - boot];

@@ -14,8 +14,9 @@ export interface SetupFlags {
  * from nothing the job's user controls (the number given by root, this node's root-owned setup record and
  * squeue), never from the environment, which is not read at all; so it is refused where a SPANK environment
  * is present (its job comes from slurmstepd). `-F` only lifts the refusal to delete a job squeue still lists.
- * `--nolock` is refused: the node lock is what keeps concurrent setups from choosing the same names, ports
- * and addresses, and it is held only while they choose.
+ * `--nolock` skips the node lock (which keeps concurrent setups from choosing the same names, ports and
+ * addresses), as in pcocc, but only as an administrator's own command: like `-j`, it is refused where a SPANK
+ * environment is present, and the SPANK plugin never passes it.
  * Returns the manual job id, if any.
  */
 export function manualDeleteJob(
@@ -26,9 +27,10 @@ export function manualDeleteJob(
   const fail = (msg: string, exitCode = 255): never => {
     throw new PcoccError(msg, { exitCode });
   };
-  if (flags.nolock)
+  const inStep = env.SLURM_JOB_ID !== undefined || env.SPANK_PCOCC_SETUP !== undefined;
+  if (flags.nolock && inStep)
     fail(
-      "--nolock is not supported: the node lock keeps concurrent setups from choosing the same names and ports",
+      "--nolock is for an administrator's command outside a SLURM step (SLURM_JOB_ID or SPANK_PCOCC_SETUP is set)",
     );
   if ((flags.jobid !== undefined || flags.force) && action !== "delete")
     fail("-j/--jobid and -F/--force can only be used with delete", 2);
@@ -38,7 +40,7 @@ export function manualDeleteJob(
   }
   if (!/^[0-9]{1,10}$/.test(flags.jobid) || Number(flags.jobid) > 2 ** 32 - 2)
     fail(`-j/--jobid: invalid job id '${flags.jobid}'`);
-  if (env.SLURM_JOB_ID !== undefined || env.SPANK_PCOCC_SETUP !== undefined)
+  if (inStep)
     fail("-j/--jobid is for manual cleanup outside a SLURM step (SLURM_JOB_ID or SPANK_PCOCC_SETUP is set)");
   return Number(flags.jobid);
 }
@@ -59,7 +61,7 @@ export function register(program: Command): void {
     .option("--ovsdb-socket <path>", "Open vSwitch database socket", "/run/openvswitch/db.sock")
     .option("-j, --jobid <id>", "delete: the job to remove, for manual cleanup outside a SLURM step")
     .option("-F, --force", "with -j: delete even if squeue still lists the job")
-    .option("--nolock", "refused (kept for pcocc's command line): the node lock is needed")
+    .option("--nolock", "do not take the node lock (an administrator's command outside a SLURM step)")
     .action(async (action: string, opts: SetupFlags & { ovsdbSocket: string }) => {
       if (!["init", "cleanup", "create", "delete"].includes(action))
         throw new PcoccError(`unknown setup action '${action}' (init, cleanup, create or delete)`);
@@ -83,7 +85,7 @@ async function runSetup(
   const vm = await import("../../vm/index.js");
   const { createHypervisorLog, sealHypervisorLog } = await import("../../util/index.js");
   const config = await loadConfig({ user: false });
-  const so = { ovsdbSocket: opts.ovsdbSocket };
+  const so = { ovsdbSocket: opts.ovsdbSocket, nolock: opts.nolock === true };
   switch (action) {
     case "init":
       await net.setupInit(config, so);
@@ -155,7 +157,7 @@ function nodeVms(job: { nodeRank: number; vmsPerNode: number[] }): string[] {
 async function deleteManually(
   config: PcoccConfig,
   jobId: number,
-  opts: { ovsdbSocket: string; force: boolean },
+  opts: { ovsdbSocket: string; nolock: boolean; force: boolean },
 ): Promise<void> {
   const [jobs, net, vm, slurm] = await Promise.all([
     import("../../job/index.js"),
@@ -165,7 +167,7 @@ async function deleteManually(
   ]);
   if (!opts.force && (await slurm.liveJobIds()).includes(jobId))
     throw new PcoccError(`job ${jobId} is still running (squeue lists it); -F deletes its setup anyway`);
-  const so = { ovsdbSocket: opts.ovsdbSocket };
+  const so = { ovsdbSocket: opts.ovsdbSocket, nolock: opts.nolock };
   const nodeRank = await net.recordedNodeRank(jobId, so);
   if (nodeRank === undefined) console.error(`No network setup of job ${jobId} on this node`);
   else {

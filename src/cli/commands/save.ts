@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { PcoccError } from "../../util/index.js";
 import type { VmTargetOptions } from "../vm-target.js";
@@ -24,12 +25,17 @@ export function register(program: Command): void {
     .option("-J, --jobname <name>", "name of the job of the virtual cluster")
     .option("--user <user>", "owner of the job (with -j or -J)")
     .option("--state-dir <dir>", "the VM's hypervisor state directory (on this node)")
-    .option("-d, --dest <uri>", "save to this image instead of a new revision of the VM's image")
+    .option(
+      "-d, --dest <uri>",
+      "save to this image (or new image directory) instead of a new revision of the VM's image",
+    )
     .option("--full", "save a standalone image instead of only the changes since boot")
     .option("-s, --safe", "freeze the guest's file systems (through its agent) while the copy starts")
     .option("-i, --drive-index <n>", "drive to save: 0 the boot disk, then the persistent drives (default 0)")
     .action(async (vm: string, opts: SaveOptions) => {
       const driveIndex = parseDriveIndex(opts.driveIndex);
+      // `-d DIR` (a new directory image) is written on the VM's node: relative to where the user is here
+      if (opts.dest?.includes("/")) opts.dest = resolve(opts.dest);
       const [{ loadConfig }, { saveRevision }, { progressLine }, { localVmOrHop }] = await Promise.all([
         import("../../config/index.js"),
         import("../../vm/index.js"),

@@ -38,7 +38,13 @@ describe("pcocc internal setup -j/-F/--nolock", () => {
     expect(code(() => manualDeleteJob("delete", { jobid: "x" }, {}))).toBe(255);
     expect(code(() => manualDeleteJob("delete", { jobid: "1" }, { SLURM_JOB_ID: "1" }))).toBe(255);
   });
-  it("refuses --nolock: the node lock guards concurrent setups' choices", () => {
-    expect(() => manualDeleteJob("create", { nolock: true }, {})).toThrow("--nolock is not supported");
+  it("--nolock: an administrator's command outside a SLURM step, refused inside one", () => {
+    expect(manualDeleteJob("cleanup", { nolock: true }, {})).toBeUndefined();
+    expect(manualDeleteJob("delete", { nolock: true, jobid: "12" }, {})).toBe(12);
+    for (const env of [{ SLURM_JOB_ID: "12" }, { SPANK_PCOCC_SETUP: "default:2" }])
+      for (const action of ["create", "delete", "init"])
+        expect(() => manualDeleteJob(action, { nolock: true }, env)).toThrow(
+          "--nolock is for an administrator's command outside a SLURM step",
+        );
   });
 });

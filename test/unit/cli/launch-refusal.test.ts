@@ -85,12 +85,12 @@ describe("alloc and batch refuse what this installation cannot run, before SLURM
         "type local (a single host without SLURM) is not supported by this installation\n",
     );
   });
-  it("a directory image: refused, pointing at the template's image line", async () => {
+  it("a directory image that cannot be read: refused before SLURM with pcocc's message", async () => {
     const r = await launch("batch", "old:1");
     expect(r.called).toBe("");
     expect(r.status).toBe(255);
     expect(r.stderr).toMatch(
-      /^pcocc: .*\/templates\.yaml:7: old\.image: template 'old': directory image \/shared\/vms\/centos \(deprecated in pcocc\) is not supported by this installation; import its disk with `pcocc image import FILE NAME` and use NAME\n$/,
+      /^pcocc: template 'old' image directory is invalid: ENOENT: .*'\/shared\/vms\/centos'\n$/,
     );
   });
 });

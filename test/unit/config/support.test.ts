@@ -71,14 +71,6 @@ describe("what this installation cannot run", () => {
         keyPath: "gpu.type",
         message: "network 'gpu': type genericpci is not supported by this installation",
       },
-      {
-        file: "system:templates.yaml",
-        line: 7,
-        keyPath: "dir.image",
-        message: expect.stringMatching(
-          /^template 'dir': directory image \/shared\/images\/centos \(deprecated in pcocc\) is not supported by this installation; import/,
-        ) as string,
-      },
     ]);
   });
   it("reports type: local in batch.yaml", async () => {
@@ -96,20 +88,17 @@ describe("what this installation cannot run", () => {
       "system:networks.yaml:6: fabric.type",
       "system:networks.yaml:15: legacy.type",
       "system:networks.yaml:20: gpu.type",
-      "system:templates.yaml:7: dir.image",
       "system:templates.yaml:11: bad.hugepages",
     ]);
   });
   it("blocks a launch only for what the cluster's templates use", async () => {
     const config = await load(SYSTEM);
-    const keys = (templates: string[], overridden: string[] = []) =>
-      launchBlockers(config, templates, (t) => overridden.includes(t)).map((i) => i.keyPath);
+    const keys = (templates: string[]) => launchBlockers(config, templates).map((i) => i.keyPath);
     expect(keys(["plain", "plain"])).toEqual([]);
     expect(keys(["plain", "hpc"])).toEqual(["fabric.type"]);
     expect(keys(["hpc", "old", "hpc"])).toEqual(["fabric.type", "legacy.type"]);
-    // the directory image is the parent's, reported where it is written
-    expect(keys(["child"])).toEqual(["dir.image"]);
-    expect(keys(["child"], ["child"])).toEqual([]);
+    // directory images run (they are resolved before SLURM by the launch preflight)
+    expect(keys(["dir", "child"])).toEqual([]);
   });
   it("blocks every launch with type: local", async () => {
     const batch = `type: local\nsettings:\n  etcd-servers: [e]\n  etcd-client-port: 2379\n  etcd-auth-type: none\n`;
