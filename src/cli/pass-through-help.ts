@@ -15,6 +15,13 @@ export interface PassThroughHelp {
   notes?: string;
 }
 
+/** How ssh, scp and nc name the cluster whose VM they reach (parsed by src/slurm/remote-args.ts). */
+export const JOB_TARGET_OPTIONS: PassThroughOption[] = [
+  { flags: "-j, --jobid JOBID", description: "target this job" },
+  { flags: "-J, --jobname NAME", description: "target the job with this name" },
+  { flags: "--user USER", description: "target another user's job (with -j or -J)" },
+];
+
 const declared = new WeakMap<Command, PassThroughHelp>();
 
 export function passThroughHelp(cmd: Command, help: PassThroughHelp): Command {

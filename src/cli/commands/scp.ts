@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { passThroughHelp } from "../pass-through-help.js";
+import { JOB_TARGET_OPTIONS, passThroughHelp } from "../pass-through-help.js";
 
 export function register(program: Command): void {
   const cmd = program
@@ -11,9 +11,7 @@ export function register(program: Command): void {
   passThroughHelp(cmd, {
     heading: "pcocc options (before the first other argument)",
     options: [
-      { flags: "-j, --jobid JOBID", description: "target this job" },
-      { flags: "-J, --jobname NAME", description: "target the job with this name" },
-      { flags: "--user USER", description: "target another user's job (with -j or -J)" },
+      ...JOB_TARGET_OPTIONS,
       { flags: "-P, --port PORT", description: "port of the VM's ssh server (default 22)" },
     ],
   }).action(async (args: string[]) => {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { passThroughHelp } from "../pass-through-help.js";
+import { JOB_TARGET_OPTIONS, passThroughHelp } from "../pass-through-help.js";
 
 export function register(program: Command): void {
   const cmd = program
@@ -12,9 +12,7 @@ export function register(program: Command): void {
     heading:
       "pcocc options (before the first other argument; use -- before ssh options that could be mistaken for them)",
     options: [
-      { flags: "-j, --jobid JOBID", description: "target this job" },
-      { flags: "-J, --jobname NAME", description: "target the job with this name" },
-      { flags: "--user USER", description: "target another user's job (with -j or -J)" },
+      ...JOB_TARGET_OPTIONS,
       { flags: "-p, --port PORT", description: "port of the VM to reach (default 22)" },
     ],
   }).action(async (args: string[]) => {
