@@ -67,8 +67,10 @@ async function nodeProblems(config: PcoccConfig): Promise<string[]> {
   const qemus = new Set(templates.map((t) => resolveTemplate(config, t).settings["qemu-bin"]));
   const problems: string[] = [];
   for (const bin of [...qemus, "qemu-img"])
-    if (!(await onPath(bin)))
-      problems.push(`${bin}: not found on PATH (Debian packages qemu-system-x86, qemu-utils)`);
+    if (!(await onPath(bin))) {
+      const why = bin.includes("/") ? "not executable" : "not found on PATH";
+      problems.push(`${bin}: ${why} (Debian packages qemu-system-x86, qemu-utils)`);
+    }
   const { nodeNetworkProblems } = await import("../net/index.js");
   problems.push(...(await nodeNetworkProblems()));
   return problems;

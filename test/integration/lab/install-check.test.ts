@@ -22,7 +22,10 @@ describe("pcocc config check --install / --node", () => {
     expect(user.stderr).toBe("");
     expect(user.stdout).toMatch(/^installation OK \(etcd: \d+ server\(s\) answer over TLS\)$/m);
     expect(user.code).toBe(0);
-    const node = await nodeExec(lab.nodes[0]!, ["pcocc", "config", "check", "--system", "--node"]);
+    // root on a node reads the lab's system configuration (the plugin passes it to setup the same way)
+    const node = await nodeExec(lab.nodes[0]!, ["pcocc", "config", "check", "--system", "--node"], {
+      env: { PCOCC_SYSTEM_CONF_DIR: lab.pcoccConfDir },
+    });
     expect(node.stdout).toMatch(
       /installation OK \(.*node: QEMU, qemu-img, dnsmasq, Open vSwitch and nftables usable\)/,
     );
