@@ -3,23 +3,22 @@ import type { ClusterDefinition, ClusterFacts, VmFacts, VmNetFacts } from "../cl
 import type { PcoccConfig } from "../config/index.js";
 import {
   checkRecord,
-  clusterPrefix,
   clusterUserPrefix,
   JOB_SECRET,
   JOB_SECRET_SUBKEY,
-  NODE_NET_RECORD,
-  netRecordSubKey,
   type JobHandle,
   type NodeNetRecord,
 } from "../keystore/index.js";
+import { PcoccError } from "../util/index.js";
+import { waitNodeNetRecord } from "./vm-network.js";
 
 /** How long a hypervisor waits for every node's network setup and the launcher's secret. */
 const FACTS_WAIT_MS = 60_000;
 
 /**
- * The cluster facts of VM `self`: every VM's addresses as the nodes' network setups published them
- * (`/pcocc/cluster/<jobid>/<net>/<node_rank>`, all written before any hypervisor starts its VM) and the
- * job's secret from the user's tree. Both are etcd watches, not polls; records are checked as input.
+ * The cluster facts of VM `self`: every VM's addresses as the nodes' network setups published them (each
+ * node's record of each network, all written before any hypervisor starts its VM) and the job's secret from
+ * the user's tree. Each key is watched on its own, never the job's whole tree; records are checked as input.
  */
 export async function gatherClusterFacts(
   config: PcoccConfig,
@@ -29,54 +28,43 @@ export async function gatherClusterFacts(
   self: number,
 ): Promise<ClusterFacts> {
   const networksOf = (rs: string): string[] => config.resourceSets[rs]?.networks ?? [];
-  const base = clusterPrefix(job.jobId);
-  const userBase = clusterUserPrefix(job.user, job.jobId);
+  const wait = {
+    timeoutMs: FACTS_WAIT_MS,
+    timeoutMessage: `vm${self}: not every node's network setup published its VMs' addresses`,
+  };
+  const wanted = new Map<string, Promise<NodeNetRecord>>();
+  const record = (net: string, node: number): Promise<NodeNetRecord> => {
+    const id = `${net}/${node}`;
+    if (!wanted.has(id)) wanted.set(id, waitNodeNetRecord(job, net, node, wait));
+    return wanted.get(id)!;
+  };
+  const vmFacts = (vm: ClusterDefinition["vms"][number]): Promise<VmFacts> =>
+    Promise.all(
+      networksOf(vm.resourceSet).map(async (net): Promise<[string, VmNetFacts]> => {
+        const nic = (await record(net, rankMap[vm.rank]!))[`vm-${vm.rank}`];
+        if (!nic) throw new PcoccError(`${wait.timeoutMessage} (no vm-${vm.rank} in the ${net} record)`);
+        return [net, { mac: nic.mac, ip: nic.ip, natIp: nic["ext-ip"], domain: nic["domain-name"] }];
+      }),
+    ).then((nets) => {
+      const networks = Object.fromEntries(nets);
+      const first = Object.values(networks).find((n) => n.ip);
+      return {
+        name: vm.name,
+        index: vm.rank,
+        template: vm.template,
+        ip: first?.ip,
+        natIp: first?.natIp,
+        networks,
+      };
+    });
+  const secretKey = clusterUserPrefix(job.user, job.jobId) + JOB_SECRET_SUBKEY;
   const [vms, secret] = await Promise.all([
+    Promise.all(cluster.vms.map(vmFacts)),
     job.ks.waitFor(
-      base,
+      secretKey,
       (entries) => {
-        const records = new Map<string, NodeNetRecord>();
-        const record = (net: string, node: number): NodeNetRecord | undefined => {
-          const key = base + netRecordSubKey(net, node);
-          const cached = records.get(key);
-          if (cached) return cached;
-          const entry = entries.get(key);
-          if (!entry) return undefined;
-          const rec = checkRecord(NODE_NET_RECORD, key, entry.value);
-          records.set(key, rec);
-          return rec;
-        };
-        const out: VmFacts[] = [];
-        for (const vm of cluster.vms) {
-          const networks: Record<string, VmNetFacts> = {};
-          for (const net of networksOf(vm.resourceSet)) {
-            const nic = record(net, rankMap[vm.rank]!)?.[`vm-${vm.rank}`];
-            if (!nic) return undefined;
-            networks[net] = { mac: nic.mac, ip: nic.ip, natIp: nic["ext-ip"], domain: nic["domain-name"] };
-          }
-          const first = Object.values(networks).find((n) => n.ip);
-          out.push({
-            name: vm.name,
-            index: vm.rank,
-            template: vm.template,
-            ip: first?.ip,
-            natIp: first?.natIp,
-            networks,
-          });
-        }
-        return out;
-      },
-      {
-        timeoutMs: FACTS_WAIT_MS,
-        timeoutMessage: `vm${self}: not every node's network setup published its VMs' addresses`,
-      },
-    ),
-    job.ks.waitFor(
-      userBase,
-      (entries) => {
-        const key = userBase + JOB_SECRET_SUBKEY;
-        const e = entries.get(key);
-        return e && checkRecord(JOB_SECRET, key, e.value);
+        const e = entries.get(secretKey);
+        return e && checkRecord(JOB_SECRET, secretKey, e.value);
       },
       {
         timeoutMs: FACTS_WAIT_MS,

@@ -4,40 +4,52 @@ import {
   NODE_NET_RECORD,
   netRecordSubKey,
   type JobHandle,
+  type NodeNetRecord,
 } from "../keystore/index.js";
+import { PcoccError } from "../util/index.js";
 import type { NicSpec } from "../vm/index.js";
 
 /** How long a hypervisor waits for its node's network setup to publish the VM's NICs. */
 const NIC_WAIT_MS = 60_000;
 
 /**
- * The NICs the root setup made for VM `rank` on this node: one per network of the VM's resource set, read
- * from `/pcocc/cluster/<jobid>/<net>/<node_rank>` → `{ "vm-<rank>": { tap, mac, ... } }`. Values come from
- * etcd: a malformed record is an error naming its key.
+ * Node `nodeRank`'s record of network `net` (`/pcocc/cluster/<jobid>/<net>/<node_rank>`, written once by its
+ * root setup), once there. Each record is waited for on its own key: the job's tree holds every node's records
+ * and every VM's states, which grow with the job. Values come from etcd: a malformed record is an error naming
+ * its key.
  */
+export function waitNodeNetRecord(
+  job: JobHandle,
+  net: string,
+  nodeRank: number,
+  wait: { timeoutMs: number; timeoutMessage: string },
+): Promise<NodeNetRecord> {
+  const key = clusterPrefix(job.jobId) + netRecordSubKey(net, nodeRank);
+  return job.ks.waitFor(
+    key,
+    (entries) => {
+      const entry = entries.get(key);
+      return entry && checkRecord(NODE_NET_RECORD, key, entry.value);
+    },
+    wait,
+  );
+}
+
+/** The NICs the root setup made for VM `rank` on this node: one per network of the VM's resource set. */
 export async function readVmNics(
   job: JobHandle,
   networks: string[],
   nodeRank: number,
   rank: number,
 ): Promise<NicSpec[]> {
-  const base = clusterPrefix(job.jobId);
-  // each record on its own: the job's tree holds every node's records, which grows with the job
   return Promise.all(
-    networks.map((net) => {
-      const key = base + netRecordSubKey(net, nodeRank);
-      return job.ks.waitFor(
-        key,
-        (entries): NicSpec | undefined => {
-          const entry = entries.get(key);
-          const vm = entry && checkRecord(NODE_NET_RECORD, key, entry.value)[`vm-${rank}`];
-          return vm && { tap: vm.tap, mac: vm.mac };
-        },
-        {
-          timeoutMs: NIC_WAIT_MS,
-          timeoutMessage: `vm${rank}: the network setup of node rank ${nodeRank} did not publish its NICs`,
-        },
-      );
+    networks.map(async (net) => {
+      const timeoutMessage = `vm${rank}: the network setup of node rank ${nodeRank} did not publish its NICs`;
+      const vm = (await waitNodeNetRecord(job, net, nodeRank, { timeoutMs: NIC_WAIT_MS, timeoutMessage }))[
+        `vm-${rank}`
+      ];
+      if (!vm) throw new PcoccError(`${timeoutMessage} (no vm-${rank} in its ${net} record)`);
+      return { tap: vm.tap, mac: vm.mac };
     }),
   );
 }
