@@ -1,5 +1,4 @@
-import { createRequire } from "node:module";
-import { PcoccError } from "../util/index.js";
+import { nativeAddon, PcoccError } from "../util/index.js";
 
 /**
  * Typed facade of the N-API addon in `native/` (rtnetlink, /dev/net/tun, network namespaces, libnftables,
@@ -87,20 +86,7 @@ interface Addon {
   run(netnsPath: string, ops: NetOp[]): Promise<string[]>;
 }
 
-let addon: Addon | undefined;
-
-function load(): Addon {
-  if (!addon) {
-    try {
-      addon = createRequire(import.meta.url)("../../native/build/Release/pcocc_net.node") as Addon;
-    } catch (err) {
-      throw new PcoccError("pcocc native network addon is not built (run `npm run build:native` as root)", {
-        cause: err,
-      });
-    }
-  }
-  return addon;
-}
+const load = nativeAddon<Addon>("pcocc_net", "network", "run `npm run build:native` as root");
 
 /** An addon failure; `errno` is set when a system call or netlink request was refused. */
 class NetOpError extends PcoccError {

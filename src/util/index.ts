@@ -6,6 +6,7 @@ export { formatTable } from "./table.js";
 export { parentPid, processStartTime } from "./proc.js";
 export { exitStatus } from "./exit-status.js";
 export { progressLine, type ProgressLine } from "./progress.js";
+export { nativeAddon } from "./native-addon.js";
 export {
   NODE_LOG_DIR,
   createHypervisorLog,

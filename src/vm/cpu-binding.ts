@@ -1,6 +1,5 @@
 import { readdir, readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { PcoccError } from "../util/index.js";
+import { nativeAddon, PcoccError } from "../util/index.js";
 import type { QmpClient } from "./qmp.js";
 
 /** The `pcocc_cpu` addon (native/src/affinity.cc): sched_setaffinity of one thread. */
@@ -8,20 +7,7 @@ interface CpuAddon {
   setAffinity(tid: number, cpus: number[]): void;
 }
 
-let cpuAddon: CpuAddon | undefined;
-
-function addon(): CpuAddon {
-  if (!cpuAddon) {
-    try {
-      cpuAddon = createRequire(import.meta.url)("../../native/build/Release/pcocc_cpu.node") as CpuAddon;
-    } catch (err) {
-      throw new PcoccError("pcocc native CPU addon is not built (run `npm run build:native`)", {
-        cause: err,
-      });
-    }
-  }
-  return cpuAddon;
-}
+const addon = nativeAddon<CpuAddon>("pcocc_cpu", "CPU", "run `npm run build:native`");
 
 /** Which host CPUs run what: one core's CPUs per vCPU, and the emulator-cores' CPUs for QEMU's other threads. */
 export interface CpuBinding {
