@@ -14,6 +14,7 @@ export {
   type ResolvedTemplate,
 } from "./templates.js";
 export { parseCidr, parseIPv4, type Cidr } from "./netaddr.js";
+export { defaultEthernetSettings } from "./schemas.js";
 export type * from "./types.js";
 export { SUPPORTED_NETWORK_TYPES, launchBlockers, unsupportedIssues } from "./support.js";
 export { parseReadinessCheck, DEFAULT_READINESS_TIMEOUT_S, type ReadinessCheck } from "./readiness.js";

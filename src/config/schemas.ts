@@ -272,6 +272,11 @@ export type NetworkConfig = {
 export type EthernetNetworkConfig = Extract<NetworkConfig, { type: "ethernet" }>;
 export type EthernetSettings = EthernetNetworkConfig["settings"];
 
+/** An ethernet network's settings with every default filled in: what pcocc's nat and pv amount to (src/net). */
+export function defaultEthernetSettings(devPrefix: string): EthernetSettings {
+  return ethernetSettings.parse({ "dev-prefix": devPrefix });
+}
+
 // ------------------------------------------------------------------------------------------- resources.yaml
 
 export const resourceSetSchema = z

@@ -1,4 +1,4 @@
-import type { EthernetSettings, NetworkConfig } from "../config/index.js";
+import { defaultEthernetSettings, type EthernetSettings, type NetworkConfig } from "../config/index.js";
 
 /**
  * How a configured network is built: every buildable type is an `ethernet` network to the planners.
@@ -47,8 +47,7 @@ export function netView(net: NetworkConfig): NetView | undefined {
         name: net.name,
         type: "pv",
         settings: {
-          ...ETHERNET_DEFAULTS,
-          "dev-prefix": s["tap-prefix"],
+          ...defaultEthernetSettings(s["tap-prefix"]),
           "network-layer": "L2",
           "mac-prefix": s["mac-prefix"],
           "host-if-suffix": s["host-if-suffix"],
@@ -63,9 +62,9 @@ export function netView(net: NetworkConfig): NetView | undefined {
       return {
         name: net.name,
         type: "nat",
+        // pcocc's nat managed ip_forward, as an L3 ethernet network does by default
         settings: {
-          ...ETHERNET_DEFAULTS,
-          "dev-prefix": s["tap-prefix"],
+          ...defaultEthernetSettings(s["tap-prefix"]),
           "network-layer": "L3",
           "int-network": s["vm-network"],
           "ext-network": s["nat-network"],
@@ -90,20 +89,6 @@ export function netView(net: NetworkConfig): NetView | undefined {
       return undefined;
   }
 }
-
-/** The ethernet settings pcocc's nat and pv have no key for (pcocc's nat managed ip_forward, like L3). */
-const ETHERNET_DEFAULTS: Omit<EthernetSettings, "dev-prefix"> = {
-  "network-layer": "L3",
-  "int-network": "10.200.0.0/16",
-  "ext-network": "10.201.0.0/16",
-  "mac-prefix": "52:54:00",
-  "mac-start-offset": 0,
-  "host-if-suffix": "",
-  mtu: 1500,
-  "allow-outbound": "all",
-  "manage-ip-forward": true,
-  "datapath-type": "system",
-};
 
 /** pcocc's names: `<bridge-prefix>N`, `<tap-prefix>N`; the links pcocc did not have, `<tap-prefix>_<kind>N`. */
 function legacyNames(bridge: string, tap: string): (kind: LinkKind) => string {
