@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { expect } from "vitest";
 import { nodeExec, userExec, userSpawn, type LabInfo, type LabUser } from "../../../src/lab/index.js";
 import { run } from "../../../src/lab/procs.js";
 import { exitStatus } from "../../../src/util/exit-status.js";
@@ -189,6 +190,14 @@ export async function expectNodesClean(
       `nodes not clean: ${JSON.stringify(last.map((l, i) => ({ node: info.nodes[i]!.name, ...l })))}`,
     );
   }
+  // a job whose end went wrong (e.g. an epilog error) makes SLURM drain its nodes: that test fails here,
+  // and the next lab up resumes them for the tests after it
+  const sinfo = await userExec(info, ["sinfo", "-h", "-N", "-o", "%N|%T|%E"]);
+  const drained = sinfo.stdout
+    .trim()
+    .split("\n")
+    .filter((l) => /drain/i.test(l.split("|")[1] ?? ""));
+  expect(drained, "nodes SLURM drained").toEqual([]);
 }
 
 // ETCDCTL_ENDPOINTS must not be set together with --endpoints (etcdctl 3.4 refuses)
